@@ -1,0 +1,29 @@
+"""Backend registry: the configured backend is imported lazily, on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..store import Store
+
+# name -> "module:factory"; the factory takes Settings and returns a Store.
+BACKENDS: dict[str, str] = {
+    "memory": "agent_datastore.backends.memory:from_settings",
+    "sqlite": "agent_datastore.backends.sqlite:from_settings",
+    "dynamodb": "agent_datastore.backends.dynamodb:from_settings",
+    "firestore": "agent_datastore.backends.firestore:from_settings",
+    "couchdb": "agent_datastore.backends.couchdb:from_settings",
+}
+
+
+def create_store(settings: Settings) -> Store:
+    target = BACKENDS.get(settings.store_backend)
+    if target is None:
+        raise ValueError(f"STORE_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.store_backend!r}")
+    module_name, factory = target.split(":")
+    module = importlib.import_module(module_name)
+    store: Store = getattr(module, factory)(settings)
+    return store

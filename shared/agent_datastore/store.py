@@ -1,0 +1,138 @@
+"""The storage interface every backend implements.
+
+Backends translate their SDK's rows and errors into `Record`s and domain
+errors; the service never sees an SDK type. The rules that change a record
+live in `records.py`; a backend only has to run them atomically.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from .errors import BackendUnavailable, DataStoreError
+from .jsonutil import dumps, utf8_len
+from .models import MAX_VALUE_BYTES
+from .records import NamespaceStats, Record, Scope, Write, merge_metadata
+
+
+def key_cost(key: str) -> int:
+    """Bytes a key takes in a response body, quotes and separators included."""
+    return utf8_len(dumps(key)) + 2
+
+
+def response_cost(key: str, record: Record) -> int:
+    """Bytes a found record adds to a `get_many` / `list_keys` response."""
+    return key_cost(key) + utf8_len(record.value_json)
+
+
+@dataclass
+class ManyResult:
+    """What `get_many` read: found records, and keys not read this time."""
+
+    found: dict[str, Record] = field(default_factory=dict)
+    unprocessed: list[str] = field(default_factory=list)
+
+
+class Store(ABC):
+    """One logical table of records, partitioned by user, then namespace."""
+
+    name = "abstract"
+
+    @abstractmethod
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+        """The live record, after counting this read when `reader` is given."""
+
+    @abstractmethod
+    def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
+        """Apply `records.apply_write` atomically; returns (record, created)."""
+
+    @abstractmethod
+    def delete(self, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
+        """Delete the live record; VersionConflict when `if_version` does not match."""
+
+    @abstractmethod
+    def increment(
+        self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
+    ) -> Record:
+        """Add `by` to a number atomically (a missing key starts at 0)."""
+
+    @abstractmethod
+    def list_keys(self, scope: Scope, *, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+        """Up to `limit` live keys starting with `prefix`, greater than `after`,
+        in ascending order of their UTF-8 bytes."""
+
+    @abstractmethod
+    def list_namespaces(self, user_id: str, *, prefix: str, now: int) -> list[str]:
+        """Namespaces of the user holding at least one live key, by UTF-8 bytes."""
+
+    @abstractmethod
+    def clear(self, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
+        """Delete keys of the namespace until done or `deadline` (time.monotonic());
+        returns (live keys deleted, done)."""
+
+    @abstractmethod
+    def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
+        """Per-namespace live key count, bytes and last write time."""
+
+    def get_many(
+        self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int
+    ) -> ManyResult:
+        """Read distinct keys in order while the values fit in `max_bytes`.
+
+        This default costs one `get` per key; backends override it with their
+        batch reads. A read is only counted for a record that is returned.
+        """
+        result = ManyResult()
+        budget = max_bytes
+        for index, key in enumerate(keys):
+            # Peek without counting only when the largest possible value might not fit.
+            peek = reader is not None and budget < MAX_VALUE_BYTES + key_cost(key)
+            record = self.get(scope, key, reader=None if peek else reader, now=now)
+            if record is None:
+                continue
+            cost = response_cost(key, record)
+            if cost > budget:
+                result.unprocessed.extend(keys[index:])
+                break
+            if peek:
+                record = self.get(scope, key, reader=reader, now=now)
+                if record is None:
+                    continue
+            result.found[key] = record
+            budget -= cost
+        return result
+
+    def put_many(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
+        """Write every item; on a failure part-way raise BackendUnavailable with
+        `details.written` so that a retry of the same request is safe."""
+        self.check_merged_metadata(scope, items, now)
+        versions: dict[str, int] = {}
+        for key, write in items:
+            try:
+                record, _ = self.put(scope, key, write, now)
+            except DataStoreError as exc:
+                if not versions:
+                    raise
+                raise BackendUnavailable(
+                    f"set_many stopped after {len(versions)} of {len(items)} items: {exc.message}",
+                    {"written": list(versions)},
+                ) from exc
+            versions[key] = record.version
+        return versions
+
+    def check_merged_metadata(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> None:
+        """Refuse a batch up front when any item's merged metadata would be too large,
+        so that nothing is written (backends that write the batch atomically skip this)."""
+        if not items or not items[0][1].metadata:
+            return
+        for key, write in items:
+            existing = self.get(scope, key, reader=None, now=now)
+            if existing is not None:
+                merge_metadata(existing.metadata, write.metadata)
+
+    def create(self) -> None:  # noqa: B027 - optional hook
+        """Create tables/indexes (admin command only, never request handlers)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
