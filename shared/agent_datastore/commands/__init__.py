@@ -1,0 +1,1 @@
+"""Subcommands of the `agent-datastore` console script (see cli.py)."""

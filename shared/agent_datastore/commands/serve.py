@@ -1,0 +1,32 @@
+"""`agent-datastore serve`: the local HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the local HTTP server (same handlers as the deployed functions)",
+        description="Serve POST /v1/<operation> on HOST:PORT. Configuration comes from the environment "
+        "(STORE_BACKEND, SQLITE_PATH, DATASTORE_AUTH, ...); flags override it.",
+    )
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--backend", help="STORE_BACKEND: sqlite (default), memory, dynamodb, firestore, couchdb")
+    parser.add_argument("--auth", choices=["none", "token", "gateway"], help="DATASTORE_AUTH (default: none)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..server import serve
+    from ..settings import Settings
+
+    overrides: dict[str, Any] = {"auth": args.auth or os.environ.get("DATASTORE_AUTH") or "none"}
+    if args.backend:
+        overrides["store_backend"] = args.backend
+    settings = Settings.from_env(**overrides)
+    return serve(settings, args.host, args.port)
