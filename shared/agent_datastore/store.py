@@ -8,6 +8,7 @@ live in `records.py`; a backend only has to run them atomically.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import BackendUnavailable, DataStoreError
@@ -120,6 +121,40 @@ class Store(ABC):
                 ) from exc
             versions[key] = record.version
         return versions
+
+    # -- operator interface (admin CLI: export, import, migrate, purge) --------
+    # These may scan; request handlers never call them.
+
+    @abstractmethod
+    def users(self) -> Iterator[str]:
+        """Every user id that holds at least one record, each once."""
+
+    @abstractmethod
+    def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
+        """Every stored record of a user (or of one namespace), expired ones included,
+        ordered by namespace then key (UTF-8 bytes)."""
+
+    @abstractmethod
+    def restore(self, record: Record) -> None:
+        """Write `record` exactly as given (every field), replacing any stored one,
+        keeping the namespace registry exact. Re-running it changes nothing."""
+
+    @abstractmethod
+    def purge_expired(self, now: int, user_id: str | None = None) -> int:
+        """Physically remove expired records (of one user, or of everyone); returns how many."""
+
+    def purge_user(self, user_id: str, now: int) -> int:
+        """Delete every record of one user; returns how many were stored."""
+        count = 0
+        for namespace in {record.namespace for record in self.scan(user_id)}:
+            scope = Scope(user_id, namespace)
+            while True:
+                deleted, done = self.clear(scope, now=now, deadline=float("inf"))
+                count += deleted
+                if done:
+                    break
+        self.purge_expired(now, user_id)
+        return count
 
     def check_merged_metadata(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> None:
         """Refuse a batch up front when any item's merged metadata would be too large,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 from ..records import (
     NamespaceStats,
@@ -38,11 +39,6 @@ class MemoryStore(Store):
         rows.pop(key, None)
         if not rows:
             self._data.pop(scope, None)
-
-    def _purge(self, now: int) -> None:
-        for scope, rows in list(self._data.items()):
-            for key in [key for key, record in rows.items() if not record.is_live(now)]:
-                self._remove(scope, key)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
         with self._lock:
@@ -97,7 +93,7 @@ class MemoryStore(Store):
 
     def list_namespaces(self, user_id: str, *, prefix: str, now: int) -> list[str]:
         with self._lock:
-            self._purge(now)
+            self.purge_expired(now, user_id)
             return sorted(
                 scope.namespace
                 for scope in self._data
@@ -113,7 +109,7 @@ class MemoryStore(Store):
 
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
         with self._lock:
-            self._purge(now)
+            self.purge_expired(now, user_id)
             return [
                 NamespaceStats(
                     scope.namespace,
@@ -124,6 +120,39 @@ class MemoryStore(Store):
                 for scope, rows in sorted(self._data.items(), key=lambda item: item[0].namespace)
                 if scope.user_id == user_id and namespace in (None, scope.namespace)
             ]
+
+    def users(self) -> Iterator[str]:
+        with self._lock:
+            return iter(sorted({scope.user_id for scope in self._data}))
+
+    def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
+        with self._lock:
+            records = [
+                record
+                for scope, rows in self._data.items()
+                if scope.user_id == user_id and namespace in (None, scope.namespace)
+                for record in rows.values()
+            ]
+        return iter(sorted(records, key=lambda record: (record.namespace, record.key)))
+
+    def restore(self, record: Record) -> None:
+        with self._lock:
+            scope = Scope(record.user_id, record.namespace)
+            self._data.setdefault(scope, {})[record.key] = record
+            self._updated[scope] = max(record.updated_at, self._updated.get(scope, 0))
+
+    def purge_expired(self, now: int, user_id: str | None = None) -> int:
+        with self._lock:
+            expired = [
+                (scope, key)
+                for scope, rows in self._data.items()
+                if user_id in (None, scope.user_id)
+                for key, record in rows.items()
+                if not record.is_live(now)
+            ]
+            for scope, key in expired:
+                self._remove(scope, key)
+            return len(expired)
 
 
 def from_settings(settings: Settings) -> MemoryStore:

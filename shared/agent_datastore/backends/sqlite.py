@@ -344,6 +344,25 @@ class SQLiteStore(Store):
         rows = self._conn().execute(sql + " ORDER BY namespace", params).fetchall()
         return [NamespaceStats(row[0].decode("utf-8"), row[1], row[2], row[3]) for row in rows]
 
+    def users(self) -> Iterator[str]:
+        rows = self._conn().execute("SELECT DISTINCT user_id FROM records ORDER BY user_id").fetchall()
+        return (row[0].decode("utf-8") for row in rows)
+
+    def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
+        sql = f"SELECT namespace, {COLUMNS} FROM records WHERE user_id = ?"
+        params: list[Any] = [_b(user_id)]
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            params.append(_b(namespace))
+        cursor = self._conn().execute(sql + " ORDER BY namespace, key", params)
+        for row in cursor:
+            yield self._record(Scope(user_id, row[0].decode("utf-8")), row[1:])
+
+    def restore(self, record: Record) -> None:
+        scope = Scope(record.user_id, record.namespace)
+        with self._tx() as conn:
+            self._store_row(conn, scope, self._row(conn, scope, record.key), record, record.updated_at)
+
 
 def from_settings(settings: Settings) -> SQLiteStore:
     store = SQLiteStore(settings.sqlite_path)
