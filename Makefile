@@ -1,0 +1,55 @@
+# Agent Data Store — the two quick-start commands are `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock sdk/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: install serve test test-fast check format bench soak clean help
+
+help:
+	@echo "make serve   install everything and run the local server on 127.0.0.1:8080 (SQLite)"
+	@echo "make test    install everything, start the test servers, run the whole test suite"
+	@echo "make check   ruff, mypy, cfn-lint"
+	@echo "make bench   benchmarks (writes bench/results.md)"
+
+# The venv is created when missing and refreshed when the pins change.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@if [ -f sdk/pyproject.toml ]; then $(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e './sdk[aws]'; fi
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+serve: install
+	$(BIN)/agent-datastore serve
+
+test: install
+	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Unit, contract (memory + SQLite) and HTTP tests only: no servers to start.
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit tests/e2e tests/contract -k "not dynamodb and not firestore and not couchdb"
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m bench.run --out bench/results.md
+
+soak: install
+	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m bench.soak --seconds 300
+
+clean:
+	rm -rf $(VENV) .test-servers .pytest_cache .mypy_cache .ruff_cache
