@@ -45,9 +45,7 @@ def operation_from_path(path: str) -> str:
         raise errors.UnknownOperation(f"no such endpoint {path!r}; operations are POST /v1/<operation>")
     operation = path[len(prefix) :]
     if operation not in models.REQUEST_MODELS:
-        raise errors.UnknownOperation(
-            f"unknown operation {operation!r}; known: {', '.join(models.REQUEST_MODELS)}"
-        )
+        raise errors.UnknownOperation(f"unknown operation {operation!r}; known: {', '.join(models.REQUEST_MODELS)}")
     return operation
 
 
@@ -136,7 +134,9 @@ class Api:
             request_id,
         )
 
-    def handle_direct(self, event: Mapping[str, Any], operation: str, request_id: str, deadline: float | None) -> Response:
+    def handle_direct(
+        self, event: Mapping[str, Any], operation: str, request_id: str, deadline: float | None
+    ) -> Response:
         body = {name: value for name, value in event.items() if name != "identity"}
         return self.call(operation, body, lambda: auth.direct_identity(event.get("identity")), request_id, deadline)
 
@@ -150,7 +150,8 @@ def deadline_from_context(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    return time.monotonic() + max(remaining() / 1000 - 3.0, 0.5)
+    seconds = float(remaining()) / 1000
+    return time.monotonic() + max(seconds - 3.0, 0.5)
 
 
 def request_id_of(event: Any, context: Any) -> str:
@@ -177,7 +178,9 @@ def make_handler(operation: str | None, api: Api | None = None) -> Callable[[Any
         if not isinstance(event, Mapping):
             response = error_response(errors.InvalidRequest("event must be a JSON object"), request_id)
         elif operation is None:
-            response = error_response(errors.UnknownOperation("direct invocation needs a per-operation function"), request_id)
+            response = error_response(
+                errors.UnknownOperation("direct invocation needs a per-operation function"), request_id
+            )
         else:
             response = shared.handle_direct(event, operation, request_id, deadline_from_context(context))
         return {"statusCode": response.status, "body": response.body}

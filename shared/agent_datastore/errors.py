@@ -27,7 +27,6 @@ class DataStoreError(Exception):
         return {"error": error}
 
 
-
 class InvalidRequest(DataStoreError):
     code, status = "invalid_request", 400
 

@@ -18,7 +18,6 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
-    StrictStr,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError

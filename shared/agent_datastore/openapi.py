@@ -35,7 +35,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "missing": {"type": "array", "items": {"type": "string"}},
         "unprocessed": {"type": "array", "items": {"type": "string"}},
     },
-    "set_many": {"written": {"type": "integer"}, "versions": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    "set_many": {
+        "written": {"type": "integer"},
+        "versions": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
     "increment": {"value": {"type": "number"}, "version": {"type": "integer"}},
     "stats": {"namespaces": {"type": "array", "items": {"$ref": "#/components/schemas/NamespaceStats"}}},
 }
@@ -104,9 +107,7 @@ def build() -> dict[str, Any]:
         responses: dict[str, Any] = {
             "200": {
                 "description": "OK",
-                "content": {
-                    "application/json": {"schema": {"type": "object", "properties": RESPONSES[operation]}}
-                },
+                "content": {"application/json": {"schema": {"type": "object", "properties": RESPONSES[operation]}}},
             }
         }
         for status, codes in _statuses().items():

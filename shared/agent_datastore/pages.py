@@ -55,8 +55,8 @@ def docs(api: Api) -> tuple[int, str, bytes]:
         "pre{background:#f4f4f4;padding:8px;overflow-x:auto}</style></head><body>"
         "<h1>Agent Data Store API</h1><p>Every operation is <code>POST /v1/&lt;operation&gt;</code> with a JSON "
         "object body. Machine-readable: <a href='/openapi.json'>/openapi.json</a>.</p>"
-        f"{''.join(sections)}<h2>Errors</h2><p>Every error is <code>{{\"error\": {{\"code\", \"message\", "
-        f"\"details\"?, \"request_id\"}}}}</code>.</p><table><tr><th>status</th><th>codes</th></tr>{errors}</table>"
+        f'{"".join(sections)}<h2>Errors</h2><p>Every error is <code>{{"error": {{"code", "message", '
+        f'"details"?, "request_id"}}}}</code>.</p><table><tr><th>status</th><th>codes</th></tr>{errors}</table>'
         "</body></html>"
     )
     return 200, "text/html; charset=utf-8", page.encode("utf-8")

@@ -11,7 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidValue, NotANumber, ValueTooLarge, VersionConflict
@@ -28,7 +28,7 @@ def format_ts(ms: int | None) -> str | None:
     """RFC 3339 UTC with milliseconds: 2026-11-30T12:00:00.000Z."""
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -36,7 +36,7 @@ def parse_ts(text: str) -> int:
     """Inverse of format_ts; also takes timestamps without a zone (read as UTC)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
 
 

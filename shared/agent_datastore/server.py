@@ -39,7 +39,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "agent-datastore"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
     # -- replies -------------------------------------------------------------
@@ -128,7 +128,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             key = name.lower()
             headers[key] = f"{headers[key]},{value}" if key in headers else value
         request_id = str(uuid.uuid4())
-        event = {
+        event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": f"{self.command} {path}",
             "rawPath": path,
@@ -181,4 +181,3 @@ def serve(settings: Settings, host: str, port: int) -> int:
             api._store.close()
     print("stopped", flush=True)
     return 0
-

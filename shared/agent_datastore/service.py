@@ -45,7 +45,10 @@ class DataStoreService:
         handler = getattr(self, f"op_{operation}")
         if deadline is None:
             deadline = time.monotonic() + self.settings.request_budget_seconds
-        return handler(request, identity, deadline) if operation == "clear" else handler(request, identity)
+        result: dict[str, Any] = (
+            handler(request, identity, deadline) if operation == "clear" else handler(request, identity)
+        )
+        return result
 
     def _scope(self, identity: Identity, namespace: str, *, write: bool) -> Scope:
         identity.allow(namespace, write=write)

@@ -76,9 +76,7 @@ class Store(ABC):
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
         """Per-namespace live key count, bytes and last write time."""
 
-    def get_many(
-        self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int
-    ) -> ManyResult:
+    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
         """Read distinct keys in order while the values fit in `max_bytes`.
 
         This default costs one `get` per key; backends override it with their

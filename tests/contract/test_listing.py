@@ -75,7 +75,11 @@ def test_cursor_from_another_namespace_or_user_is_refused(ds):
 
 def test_include_values_returns_values_and_counts_reads(ds):
     ds("set_many", items={"a": 1, "b": [2]})
-    assert ds("list_keys", include_values=True) == {"keys": ["a", "b"], "next_cursor": None, "values": {"a": 1, "b": [2]}}
+    assert ds("list_keys", include_values=True) == {
+        "keys": ["a", "b"],
+        "next_cursor": None,
+        "values": {"a": 1, "b": [2]},
+    }
     assert ds("get", key="a", include_record=True, track_access=False)["record"]["accessCount"] == 1
     ds("list_keys", include_values=True, track_access=False)
     assert ds("get", key="b", include_record=True, track_access=False)["record"]["accessCount"] == 1

@@ -138,8 +138,24 @@ def random_json(rng: random.Random, depth: int = 0):
         return rng.randrange(-5, 2000)
     if choice == 5:
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(3))]
-    members = ["key", "value", "namespace", "metadata", "ttl_seconds", "if_version", "limit", "cursor", "keys",
-               "items", "by", "prefix", "include_record", "track_access", "include_values", "bogus"]
+    members = [
+        "key",
+        "value",
+        "namespace",
+        "metadata",
+        "ttl_seconds",
+        "if_version",
+        "limit",
+        "cursor",
+        "keys",
+        "items",
+        "by",
+        "prefix",
+        "include_record",
+        "track_access",
+        "include_values",
+        "bogus",
+    ]
     return {rng.choice(members): random_json(rng, depth + 1) for _ in range(rng.randrange(5))}
 
 
@@ -188,7 +204,9 @@ def test_two_server_processes_share_one_sqlite_file(tmp_path):
 
         def bump(index: int) -> int:
             url = (first if index % 2 else second).url
-            return httpx.post(f"{url}/v1/increment", json={"key": "c"}, headers={"X-User-Id": "u"}, timeout=30).status_code
+            return httpx.post(
+                f"{url}/v1/increment", json={"key": "c"}, headers={"X-User-Id": "u"}, timeout=30
+            ).status_code
 
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(bump, range(60))) == {200}

@@ -13,6 +13,7 @@ failure or Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -44,10 +45,8 @@ class Started:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def free_port() -> int:
@@ -56,7 +55,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server in its own process group, output to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = log.open("wb")

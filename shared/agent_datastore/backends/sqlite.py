@@ -172,7 +172,9 @@ class SQLiteStore(Store):
         )
         conn.execute("DELETE FROM namespaces WHERE user_id = ? AND namespace = ? AND keys <= 0", (user, namespace))
 
-    def _store_row(self, conn: sqlite3.Connection, scope: Scope, old: tuple[Any, ...] | None, new: Record, now: int) -> None:
+    def _store_row(
+        self, conn: sqlite3.Connection, scope: Scope, old: tuple[Any, ...] | None, new: Record, now: int
+    ) -> None:
         size = new.size
         conn.execute(
             "INSERT OR REPLACE INTO records (user_id, namespace, key, value, metadata, created_by_agent,"
@@ -200,7 +202,9 @@ class SQLiteStore(Store):
         conn.execute(f"DELETE FROM records WHERE {PK}", (_b(scope.user_id), _b(scope.namespace), row[0]))
         self._registry(conn, scope, -1, -row[10], now)
 
-    def _live(self, conn: sqlite3.Connection, scope: Scope, key: str, now: int) -> tuple[tuple[Any, ...] | None, Record | None]:
+    def _live(
+        self, conn: sqlite3.Connection, scope: Scope, key: str, now: int
+    ) -> tuple[tuple[Any, ...] | None, Record | None]:
         row = self._row(conn, scope, key)
         if row is None:
             return None, None
@@ -225,9 +229,7 @@ class SQLiteStore(Store):
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
         return self._read(self._conn(), scope, key, reader, now)
 
-    def get_many(
-        self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int
-    ) -> ManyResult:
+    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
         result = ManyResult()
         budget = max_bytes
         with self._tx() as conn:
@@ -287,9 +289,11 @@ class SQLiteStore(Store):
         if after is not None:
             clauses.append("key > ?")
             params.append(_b(after))
-        rows = self._conn().execute(
-            f"SELECT key FROM records WHERE {' AND '.join(clauses)} ORDER BY key LIMIT ?", (*params, limit)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(f"SELECT key FROM records WHERE {' AND '.join(clauses)} ORDER BY key LIMIT ?", (*params, limit))
+            .fetchall()
+        )
         return [row[0].decode("utf-8") for row in rows]
 
     def purge_expired(self, now: int, user_id: str | None = None) -> int:
