@@ -1,0 +1,1 @@
+"""Transports: HTTP (httpx), AWS direct invocation (boto3), in-process (the core)."""
