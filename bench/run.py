@@ -1,0 +1,146 @@
+"""Benchmarks: latency per operation on every available backend, and backend
+round trips per operation.
+
+Machines here are noisy, so every figure is also given as a ratio to the
+in-memory backend measured in the same run. Results go to bench/results.md
+(linked from the README). Run with `make bench` (starts the test servers) or
+`python -m bench.run --quick` for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent_datastore.identity import Identity
+from agent_datastore.models import parse_request
+from agent_datastore.service import DataStoreService
+from agent_datastore.settings import Settings
+from agent_datastore.store import Store
+from bench import roundtrips
+
+BACKENDS = ["memory", "sqlite", "dynamodb", "couchdb", "firestore"]
+
+
+def operations(call: Callable[..., Any]) -> dict[str, Callable[[int], Any]]:
+    """name -> one call of the operation (the argument makes keys distinct)."""
+    return {
+        "set (create)": lambda i: call("set", key=f"new-{i}", value={"i": i, "text": "x" * 200}),
+        "set (overwrite)": lambda i: call("set", key="hot", value={"i": i}, metadata={"m": i}),
+        "set if_version": lambda i: call("set", key="cas", value=i, if_version=i),
+        "get (tracked)": lambda i: call("get", key="hot"),
+        "get (track_access false)": lambda i: call("get", key="hot", track_access=False),
+        "get (missing)": lambda i: call("get", key="missing"),
+        "increment": lambda i: call("increment", key="counter"),
+        "delete": lambda i: call("delete", key=f"new-{i}"),
+        "get_many (20 keys)": lambda i: call("get_many", keys=[f"seed-{k}" for k in range(20)]),
+        "set_many (20 items)": lambda i: call("set_many", items={f"batch-{k}": k for k in range(20)}),
+        "list_keys (100)": lambda i: call("list_keys", prefix="seed-", limit=100),
+        "list_namespaces": lambda i: call("list_namespaces"),
+        "stats": lambda i: call("stats"),
+    }
+
+
+def available(name: str) -> bool:
+    try:
+        module = importlib.import_module(f"tests.contract.backends.{name}")
+    except ModuleNotFoundError:
+        return False
+    return module.available() is None
+
+
+def bench_backend(name: str, rounds: int) -> dict[str, dict[str, float]]:
+    module = importlib.import_module(f"tests.contract.backends.{name}")
+    stores = module.make_store()
+    store: Store = next(stores)
+    try:
+        service = DataStoreService(store, Settings(auth="none"))
+        identity = Identity(f"bench-{uuid.uuid4().hex[:8]}", "bench")
+
+        def call(operation: str, **body: Any) -> Any:
+            return service.execute(operation, parse_request(operation, body), identity)
+
+        call("set", key="hot", value=0)
+        call("set_many", items={f"seed-{k}": {"k": k} for k in range(100)})
+        counter = roundtrips.attach(store)
+        results: dict[str, dict[str, float]] = {}
+        for label, run in operations(call).items():
+            if label == "set if_version":
+                call("delete", key="cas")
+            samples = []
+            before = counter() if counter else 0
+            for i in range(rounds):
+                started = time.perf_counter()
+                run(i)
+                samples.append((time.perf_counter() - started) * 1000)
+            trips = (counter() - before) / rounds if counter else float("nan")
+            results[label] = {"median_ms": statistics.median(samples), "round_trips": trips}
+        return results
+    finally:
+        stores.close()
+
+
+def render(results: dict[str, dict[str, dict[str, float]]], rounds: int) -> str:
+    names = list(results)
+    labels = list(next(iter(results.values())))
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `python -m bench.run` ({rounds} calls per operation, through the service,"
+        f" on {platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}).",
+        "Each cell: median latency in ms, (ratio to the in-memory backend in the same run),"
+        " [backend round trips per call, where counted].",
+        "Local protocol servers (moto, pouchdb-server, the Firestore emulator) are not the cloud:",
+        "compare ratios and round trips, not absolute latencies.",
+        "",
+        "| operation | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for label in labels:
+        base = results["memory"][label]["median_ms"] if "memory" in results else None
+        cells = []
+        for name in names:
+            row = results[name][label]
+            cell = f"{row['median_ms']:.3f}"
+            if base:
+                cell += f" ({row['median_ms'] / base:.0f}x)"
+            if row["round_trips"] == row["round_trips"]:  # not NaN
+                cell += f" [{row['round_trips']:g}]"
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="smoke run: few calls, no file written")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.md"))
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    args = parser.parse_args(argv)
+    rounds = 5 if args.quick else args.rounds
+    results = {}
+    for name in args.backends.split(","):
+        if not available(name):
+            print(f"skipping {name}: not available here")
+            continue
+        print(f"benchmarking {name} ...", flush=True)
+        results[name] = bench_backend(name, rounds)
+    text = render(results, rounds)
+    print(text)
+    if not args.quick:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
