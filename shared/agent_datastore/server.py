@@ -73,8 +73,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         page = pages.GET_ROUTES.get(path)
         if page is not None:
             status, content_type, body = page(self.server.api)
+            self._discard_body()
             self._reply(status, body, {"content-type": content_type})
             return
+        self._discard_body()
         self._dispatch(b"")
 
     def do_HEAD(self) -> None:

@@ -212,3 +212,11 @@ def test_two_server_processes_share_one_sqlite_file(tmp_path):
             assert set(pool.map(bump, range(60))) == {200}
         got = httpx.post(f"{first.url}/v1/get", json={"key": "c", "include_record": True}, headers={"X-User-Id": "u"})
         assert got.json()["value"] == 60 and got.json()["record"]["version"] == 60
+
+
+def test_keep_alive_survives_a_get_with_a_body(server, user_id):
+    with httpx.Client(base_url=server.url, headers={"X-User-Id": user_id}) as client:
+        assert client.request("GET", "/v1/get", content=b'{"key": "k"}').status_code == 405
+        assert client.post("/v1/set", json={"key": "k", "value": 1}).json() == {"version": 1, "created": True}
+        assert client.request("DELETE", "/v1/delete", content=b'{"key": "k"}').status_code == 405
+        assert client.post("/v1/get", json={"key": "k"}).json() == {"found": True, "value": 1}
