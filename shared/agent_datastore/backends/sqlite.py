@@ -85,6 +85,15 @@ def prefix_bounds(prefix: str) -> tuple[bytes, bytes | None]:
     return low, bytes(high)
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """A locked or unavailable database file is a 503 the caller may retry, not a 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise BackendUnavailable(f"SQLite is unavailable: {exc}") from exc
+
+
 class SQLiteStore(Store):
     name = "sqlite"
 
@@ -114,18 +123,16 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        try:
+        with _translated():
+            conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"SQLite is busy: {exc}") from exc
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     def create(self) -> None:
         self._conn()
@@ -227,7 +234,8 @@ class SQLiteStore(Store):
         return None if row is None else self._record(scope, row)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
-        return self._read(self._conn(), scope, key, reader, now)
+        with _translated():
+            return self._read(self._conn(), scope, key, reader, now)
 
     def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
         result = ManyResult()
@@ -318,7 +326,8 @@ class SQLiteStore(Store):
         if high is not None:
             sql += " AND namespace < ?"
             params.append(high)
-        rows = self._conn().execute(sql + " ORDER BY namespace", params).fetchall()
+        with _translated():
+            rows = self._conn().execute(sql + " ORDER BY namespace", params).fetchall()
         return [row[0].decode("utf-8") for row in rows]
 
     def clear(self, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
@@ -345,7 +354,8 @@ class SQLiteStore(Store):
         if namespace is not None:
             sql += " AND namespace = ?"
             params.append(_b(namespace))
-        rows = self._conn().execute(sql + " ORDER BY namespace", params).fetchall()
+        with _translated():
+            rows = self._conn().execute(sql + " ORDER BY namespace", params).fetchall()
         return [NamespaceStats(row[0].decode("utf-8"), row[1], row[2], row[3]) for row in rows]
 
     def users(self) -> Iterator[str]:
