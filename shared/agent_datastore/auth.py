@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
 
-from .errors import Unauthorized
+from .errors import BackendUnavailable, Unauthorized
 from .identity import Identity
 from .settings import Settings
 
@@ -25,21 +27,116 @@ DEFAULT_KID = "k1"
 DEFAULT_AGENT = "api"
 LOCAL_USER = "local"
 
+logger = logging.getLogger("agent_datastore.auth")
 
-def token_secrets(settings: Settings) -> dict[str, str]:
-    """kid -> secret: DATASTORE_TOKEN_SECRET is `k1` unless written `kid=secret`;
-    DATASTORE_TOKEN_SECRETS adds more `kid=secret` pairs, comma-separated."""
+
+class UnknownKey(Unauthorized):
+    """The token names a `kid` this server does not hold (still a 401 to the caller)."""
+
+
+def parse_secrets(text: str) -> dict[str, str]:
+    """kid -> secret from one configuration text, in the order written (the first one signs).
+
+    Either a JSON object `{"k2": "...", "k1": "..."}` (the usual Secrets Manager
+    shape) or comma-separated entries `kid=secret`; a bare secret is kid `k1`.
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            raise ValueError("the token secret looks like JSON but does not parse") from None
+        if not isinstance(decoded, dict) or not all(isinstance(v, str) and v for v in decoded.values()):
+            raise ValueError("a JSON token secret must be an object of kid: secret strings")
+        return {str(kid): secret for kid, secret in decoded.items()}
     secrets: dict[str, str] = {}
-    for entry in [settings.token_secret, *settings.token_secrets_extra.split(",")]:
-        entry = entry.strip()
+    for raw in text.split(","):
+        entry = raw.strip()
         if not entry:
             continue
         kid, sep, secret = entry.partition("=")
         if sep and kid and secret:
-            secrets[kid] = secret
+            secrets.setdefault(kid, secret)
         else:
             secrets.setdefault(DEFAULT_KID, entry)
     return secrets
+
+
+class SecretCache:
+    """Secrets fetched from AWS, kept for `ttl` seconds; an unknown `kid` refetches early
+    (at most every `min_refresh` seconds) so a rotation is picked up at once."""
+
+    def __init__(self, ttl: float = 300.0, min_refresh: float = 30.0, fetch: Callable[[Settings], str] | None = None):
+        self.ttl, self.min_refresh = ttl, min_refresh
+        self.fetch = fetch or fetch_remote_secret
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+    def get(self, settings: Settings, *, refresh: bool = False) -> dict[str, str]:
+        source = (settings.token_secret_arn, settings.token_secret_parameter)
+        with self._lock:
+            now = time.monotonic()
+            cached = self._entries.get(source)
+            if cached is not None:
+                age = now - cached[0]
+                if age < self.ttl and not (refresh and age >= self.min_refresh):
+                    return cached[1]
+            try:
+                secrets = parse_secrets(self.fetch(settings))
+            except ValueError as exc:
+                raise BackendUnavailable(f"the token secret is malformed: {exc}") from None
+            self._entries[source] = (now, secrets)
+            return secrets
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def fetch_remote_secret(settings: Settings) -> str:
+    """The secret text from Secrets Manager (`DATASTORE_TOKEN_SECRET_ARN`) or SSM
+    (`DATASTORE_TOKEN_SECRET_PARAMETER`, SecureString). Endpoints follow the standard
+    `AWS_ENDPOINT_URL_*` variables."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        if settings.token_secret_arn:
+            answer = boto3.client("secretsmanager").get_secret_value(SecretId=settings.token_secret_arn)
+            return str(answer["SecretString"])
+        answer = boto3.client("ssm").get_parameter(Name=settings.token_secret_parameter, WithDecryption=True)
+        return str(answer["Parameter"]["Value"])
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("could not fetch the token secret: %s", exc)
+        raise BackendUnavailable("the token secret could not be fetched; try again shortly") from None
+
+
+SECRET_CACHE = SecretCache()
+
+
+def token_secrets(settings: Settings, *, refresh: bool = False) -> dict[str, str]:
+    """kid -> secret, the signing one first: DATASTORE_TOKEN_SECRET (kid `k1` unless written
+    `kid=secret`), then DATASTORE_TOKEN_SECRETS (more `kid=secret` pairs, comma-separated),
+    then the secret(s) from Secrets Manager / SSM when configured."""
+    secrets = parse_secrets(settings.token_secret)
+    for kid, secret in parse_secrets(settings.token_secrets_extra).items():
+        secrets.setdefault(kid, secret)
+    if settings.token_secret_arn or settings.token_secret_parameter:
+        for kid, secret in SECRET_CACHE.get(settings, refresh=refresh).items():
+            secrets.setdefault(kid, secret)
+    return secrets
+
+
+def signing_secret(settings: Settings, kid: str | None = None) -> tuple[str, str]:
+    """(kid, secret) that new tokens are signed with: the one named, else the first configured."""
+    secrets = token_secrets(settings)
+    if not secrets:
+        raise ValueError("no token secret: set DATASTORE_TOKEN_SECRET (or _SECRET_ARN / _SECRET_PARAMETER)")
+    if kid is None:
+        kid = next(iter(secrets))
+    if kid not in secrets:
+        raise ValueError(f"no token secret with kid {kid!r} (known: {', '.join(secrets)})")
+    return kid, secrets[kid]
 
 
 def mint_token(
@@ -67,10 +164,11 @@ def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
     if not secrets:
         raise Unauthorized("capability tokens are not enabled on this server")
     try:
+        # Only HS256 is accepted: `alg: none` and every other algorithm fail in decode.
         kid = jwt.get_unverified_header(token).get("kid", DEFAULT_KID)
-        secret = secrets.get(kid)
+        secret = secrets.get(kid) if isinstance(kid, str) else None
         if secret is None:
-            raise Unauthorized("token was signed with an unknown key")
+            raise UnknownKey("token was signed with an unknown key")
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token has expired") from None
@@ -133,7 +231,13 @@ def authenticate(settings: Settings, headers: Mapping[str, str], request_context
     token = bearer(headers)
     if token is None:
         raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
-    return verify_token(token, token_secrets(settings))
+    try:
+        return verify_token(token, token_secrets(settings))
+    except UnknownKey:
+        if not (settings.token_secret_arn or settings.token_secret_parameter):
+            raise
+        # A kid minted right after a rotation: look at the stored secret again.
+        return verify_token(token, token_secrets(settings, refresh=True))
 
 
 def direct_identity(identity: Any) -> Identity:

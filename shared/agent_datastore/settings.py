@@ -24,6 +24,9 @@ class Settings:
     token_secret: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET"})
     # Comma-separated kid=secret pairs that are also valid (key rotation).
     token_secrets_extra: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRETS"})
+    # On AWS: the token secret(s) from Secrets Manager or SSM Parameter Store, fetched lazily and cached.
+    token_secret_arn: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET_ARN"})
+    token_secret_parameter: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET_PARAMETER"})
     cursor_secret: str = field(default="", metadata={"env": "DATASTORE_CURSOR_SECRET"})
     # Seconds one request may spend on `clear` before answering done: false.
     request_budget_seconds: float = field(default=20.0, metadata={"env": "DATASTORE_REQUEST_BUDGET"})
