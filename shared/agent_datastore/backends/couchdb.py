@@ -28,6 +28,7 @@ so that expired records are filtered and swept without scanning keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -509,10 +510,8 @@ class CouchDBStore(Store):
         return keys[:limit]
 
     def _try_sweep(self, expired: dict[str, str]) -> None:
-        try:
+        with contextlib.suppress(BackendUnavailable):  # opportunistic: the sweeper gets it otherwise
             self._sweep(expired)
-        except BackendUnavailable:
-            pass  # opportunistic: the sweeper will get it
 
     def _registry(self, user_id: str, body: dict[str, Any], now: int) -> list[NamespaceStats]:
         self._sweep(self._expired_ids(["user", _hex(user_id)], now))
