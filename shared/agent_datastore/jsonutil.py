@@ -30,6 +30,17 @@ def _parse_float(text: str) -> float:
     return number
 
 
+def _parse_int(text: str) -> int:
+    # An integer literal is still a JSON number: it must fit a finite double.
+    # (Checked on the digits first: Python refuses to convert over 4300 of them.)
+    if len(text.lstrip("-")) > 309:
+        raise _NonFinite(f"{text[:20]}... is too large for a double")
+    number = int(text)
+    if not is_finite_double(number):
+        raise _NonFinite(f"{text[:20]}... is too large for a double")
+    return number
+
+
 def loads(data: bytes | str) -> Any:
     """Parse a request body. Raises InvalidJson / InvalidValue."""
     if isinstance(data, bytes):
@@ -38,7 +49,7 @@ def loads(data: bytes | str) -> Any:
         except UnicodeDecodeError as exc:
             raise InvalidJson("request body is not valid UTF-8") from exc
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float)
+        return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int)
     except _NonFinite as exc:
         raise InvalidValue(f"numbers must be finite: {exc}") from exc
     except RecursionError as exc:
@@ -76,6 +87,8 @@ def check_value(value: Any, what: str = "value") -> None:
             _check_string(item, what)
         elif isinstance(item, float) and not math.isfinite(item):
             raise InvalidValue(f"{what} holds a number that is not finite")
+        elif isinstance(item, int) and not isinstance(item, bool) and not is_finite_double(item):
+            raise InvalidValue(f"{what} holds an integer too large for a double")
         elif item is not None and not isinstance(item, (bool, int, float)):
             raise InvalidValue(f"{what} holds a {type(item).__name__}, which is not JSON")
 
@@ -87,6 +100,13 @@ def _check_string(text: str, what: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidValue(f"{what} holds a string that is not valid UTF-8 (lone surrogate)") from exc
+
+
+def is_finite_double(number: int | float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
 
 
 def is_valid_utf8(text: str) -> bool:

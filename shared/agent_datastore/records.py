@@ -8,14 +8,13 @@ the merge, versioning and tracking rules are written exactly once.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidValue, NotANumber, ValueTooLarge, VersionConflict
-from .jsonutil import dumps, utf8_len
+from .jsonutil import dumps, is_finite_double, utf8_len
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -182,7 +181,7 @@ def increment_value(key: str, existing: Record | None, by: int | float) -> str:
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         raise NotANumber(f"key {key!r} holds a {json_type(current)}, not a number")
     result = current + by
-    if isinstance(result, float) and not math.isfinite(result):
+    if not is_finite_double(result):
         raise InvalidValue(f"incrementing key {key!r} gives a number that is not finite")
     return dumps(result)
 

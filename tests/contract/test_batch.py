@@ -95,6 +95,13 @@ def test_increment_overflow_is_invalid_value(ds):
     assert ds("get", key="n")["value"] == 1.7e308
 
 
+def test_integer_increment_past_the_largest_double_is_invalid_value(ds):
+    ds("set", key="n", value=int(1.7e308))
+    with pytest.raises(errors.InvalidValue):
+        ds("increment", key="n", by=int(1.7e308))
+    assert ds("get", key="n")["value"] == int(1.7e308)
+
+
 def test_large_integers_increment_exactly(ds):
     ds("set", key="n", value=2**53 - 1)
     assert ds("increment", key="n")["value"] == 2**53

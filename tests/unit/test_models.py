@@ -120,6 +120,8 @@ def test_nesting_depth_counts_inside_the_value():
         (b'{"key": "k", "value": -Infinity}', errors.InvalidValue),
         (b'{"key": "k", "value": 1e400}', errors.InvalidValue),
         (b'{"key": "k", "value": [' * 100_000, errors.InvalidValue),
+        (b'{"key": "k", "value": 1' + b"0" * 400 + b"}", errors.InvalidValue),
+        (b'{"key": "k", "value": -1' + b"0" * 5000 + b"}", errors.InvalidValue),
         (b'{"key": ', errors.InvalidJson),
         (b"", errors.InvalidJson),
         (b"\xff\xfe", errors.InvalidJson),
@@ -129,6 +131,12 @@ def test_nesting_depth_counts_inside_the_value():
 def test_body_parsing(text, error):
     with pytest.raises(error):
         jsonutil.loads(text)
+
+
+def test_integers_up_to_the_largest_double_are_numbers():
+    assert jsonutil.loads(b"1" + b"0" * 308) == 10**308
+    with pytest.raises(errors.InvalidValue):
+        parse_request("set", {"key": "k", "value": [10**309]})
 
 
 def test_parsing_keeps_numbers_and_order():
