@@ -61,6 +61,20 @@ class RequestHandler(BaseHTTPRequestHandler):
         response = error_response(exc, str(uuid.uuid4()))
         self._json(response.status, response.body, response.headers)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors found by http.server itself, in the contract's error shape."""
+        self.close_connection = True
+        error: errors.DataStoreError
+        if code == 501:  # a method http.server has no handler for
+            error = errors.MethodNotAllowed(f"{self.command} is not allowed; use POST /v1/<operation>")
+        elif code in (413, 414, 431):
+            error = errors.PayloadTooLarge(message or "request too large")
+        else:
+            error = errors.InvalidRequest(f"malformed HTTP request: {message or code}")
+        if self.request_version == "HTTP/0.9" or not hasattr(self, "command") or self.command is None:
+            self.request_version = "HTTP/1.1"
+        self._error(error)
+
     # -- routing -------------------------------------------------------------
 
     def _path(self) -> str:
