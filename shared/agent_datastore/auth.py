@@ -96,7 +96,7 @@ class SecretCache:
 def fetch_remote_secret(settings: Settings) -> str:
     """The secret text from Secrets Manager (`DATASTORE_TOKEN_SECRET_ARN`) or SSM
     (`DATASTORE_TOKEN_SECRET_PARAMETER`, SecureString). Endpoints follow the standard
-    `AWS_ENDPOINT_URL_*` variables."""
+    variables (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SSM`)."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
