@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import openapi
+from . import openapi, ui
 
 if TYPE_CHECKING:
     from .adapter import Api
@@ -66,4 +66,5 @@ GET_ROUTES: dict[str, Page] = {
     "/healthz": healthz,
     "/openapi.json": openapi_json,
     "/docs": docs,
+    "/ui": ui.page,
 }
