@@ -1,0 +1,134 @@
+"""The AWS Lambda edge: Powertools applied once around the shared handler.
+
+Every `functions/aws/<operation>/app.py` is `handler = aws_handler("<operation>")`.
+This wraps `adapter.make_handler` (the one path into the service) with:
+
+- a structured Powertools Logger carrying the request id, operation,
+  transport and user id - never values, keys or tokens;
+- the Powertools Tracer (X-Ray; it switches itself off outside Lambda and
+  with POWERTOOLS_TRACE_DISABLED, and patches botocore so DynamoDB calls
+  appear as subsegments);
+- one CloudWatch metric (EMF) per request, `Requests`, with the dimensions
+  `operation` and `code` (`ok` or the contract's error code);
+- event parsing with Powertools' `APIGatewayProxyEventV2` for HTTP API
+  events; anything else is a direct invocation.
+
+The response is the core adapter's, untouched, so AWS answers byte for
+byte what every other transport answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from . import errors
+from .adapter import Api, is_http_event, make_handler, request_id_of
+from .settings import Settings
+
+SERVICE = "agent-datastore"
+METRICS_NAMESPACE = "AgentDataStore"
+
+
+class AwsApi(Api):
+    """`Api` whose capability-token secret may come from Secrets Manager.
+
+    `DATASTORE_TOKEN_SECRET_ARN` names the secret; it is fetched (and cached
+    by Powertools) on the first request that needs settings, never at import.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = Settings.from_env()
+            arn = os.environ.get("DATASTORE_TOKEN_SECRET_ARN", "")
+            if arn and not settings.token_secret:
+                settings = replace(settings, token_secret=_secret(arn))
+            self._settings = settings
+        return self._settings
+
+
+def _secret(arn: str) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(arn, max_age=300)
+    except Exception as exc:  # GetParameterError, botocore errors
+        raise errors.BackendUnavailable("the token secret could not be read") from exc
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return str(value)
+
+
+def _user_of(event: Any) -> tuple[str, str | None]:
+    """(transport, user id) for the logs: verified gateway claims or the direct caller's identity."""
+    if is_http_event(event):
+        from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+        parsed = APIGatewayProxyEventV2(dict(event))
+        claims = parsed.request_context.authorizer.jwt_claim if parsed.request_context.authorizer else None
+        sub = claims.get("sub") if isinstance(claims, Mapping) else None
+        return "http", sub if isinstance(sub, str) else None
+    identity = event.get("identity") if isinstance(event, Mapping) else None
+    user = identity.get("userId") if isinstance(identity, Mapping) else None
+    return "direct", user if isinstance(user, str) else None
+
+
+def _error_code(result: Mapping[str, Any]) -> str:
+    if int(result.get("statusCode", 500)) < 400:
+        return "ok"
+    body = result.get("body")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return "internal"
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code = error.get("code") if isinstance(error, Mapping) else None
+    return code if isinstance(code, str) else "internal"
+
+
+def aws_handler(operation: str, api: Api | None = None) -> Callable[[Any, Any], dict[str, Any]]:
+    """The Lambda handler of one operation, with Logger, Tracer and Metrics."""
+    from aws_lambda_powertools import Logger, Tracer, single_metric
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    core = make_handler(operation, api or AwsApi())
+    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
+    tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
+
+    def handler(event: Any, context: Any = None) -> dict[str, Any]:
+        request_id = request_id_of(event, context)
+        transport, user_id = _user_of(event)
+        logger.append_keys(request_id=request_id, operation=operation, transport=transport, user_id=user_id)
+        try:
+            with tracer.provider.in_subsegment(f"## {operation}") as subsegment:
+                subsegment.put_annotation("operation", operation)
+                result = core(event, context)
+                code = _error_code(result)
+                subsegment.put_annotation("code", code)
+        finally:
+            logger.remove_keys(["request_id", "operation", "transport", "user_id"])
+        with single_metric(name="Requests", unit=MetricUnit.Count, value=1, namespace=namespace) as metric:
+            metric.add_dimension(name="operation", value=operation)
+            metric.add_dimension(name="code", value=code)
+        log = logger.warning if int(result["statusCode"]) >= 500 else logger.info
+        log(
+            "request finished",
+            extra={
+                "request_id": request_id,
+                "operation": operation,
+                "user_id": user_id,
+                "status": result["statusCode"],
+                "code": code,
+            },
+        )
+        return result
+
+    handler.api = core.api  # type: ignore[attr-defined]
+    handler.logger = logger  # type: ignore[attr-defined]
+    return handler
