@@ -32,6 +32,7 @@ class Settings:
     request_budget_seconds: float = field(default=20.0, metadata={"env": "DATASTORE_REQUEST_BUDGET"})
     dynamodb_table: str = field(default="agent_data_store", metadata={"env": "DYNAMODB_TABLE"})
     firestore_collection: str = field(default="agent_data_store", metadata={"env": "FIRESTORE_COLLECTION"})
+    firestore_database: str = field(default="(default)", metadata={"env": "FIRESTORE_DATABASE"})
     couchdb_url: str = field(default="http://127.0.0.1:5984", metadata={"env": "COUCHDB_URL"})
     couchdb_db: str = field(default="agent_data_store", metadata={"env": "COUCHDB_DB"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})

@@ -1,0 +1,185 @@
+"""Firestore layout: document ids, the stored form of a value, round-trip counting.
+
+Document paths (collection ids are fixed, the root collection is configurable):
+
+    {root}/{user}                                      (never written; parent of the registry)
+    {root}/{user}/namespaces/{namespace}               per-user namespace registry entry
+    {root}/{user}/namespaces/{namespace}/records/{key} one record
+    {root}/{user}/namespaces/{namespace}/records/{key}/parts/p{i}   value parts, rarely used
+
+Every id is a one-letter tag followed by the UTF-8 bytes of the name in an
+order-preserving base64 (alphabet in ASCII order, no padding): ids never
+contain `/`, are never `.`, `..` or `__x__`, a 1,024-byte key takes 1,367
+bytes (under Firestore's 1,500), and comparing two ids compares the UTF-8
+bytes of the names, so ordering by document id is the contract's key order
+and a literal prefix is a range of ids. A user id too long for that is
+stored under the SHA-256 of its bytes instead (user ids are never listed in
+order).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import zlib
+from collections import Counter
+from typing import Any
+
+_STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_ORDERED = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_TO_ORDERED = str.maketrans(_STANDARD, _ORDERED)
+_TO_STANDARD = str.maketrans(_ORDERED, _STANDARD)
+MAX_USER_ID_CHARS = 1400
+
+# Values above this many bytes of JSON are stored zlib-compressed.
+COMPRESS_OVER = 1024
+# Compressed values above this go to part documents. A record document then
+# stays far below Firestore's 1 MiB limit: 16 KiB of metadata, a key of 1 KiB,
+# a document name of a few KiB and the record fields fit beside it.
+PART_BYTES = 900_000
+
+
+def encode_name(text: str) -> str:
+    raw = base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+    return raw.translate(_TO_ORDERED)
+
+
+def decode_name(token: str) -> str:
+    raw = token.translate(_TO_STANDARD)
+    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+
+
+def user_doc_id(user_id: str) -> str:
+    encoded = encode_name(user_id)
+    if len(encoded) <= MAX_USER_ID_CHARS:
+        return "u" + encoded
+    return "h" + hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def namespace_doc_id(namespace: str) -> str:
+    return "n" + encode_name(namespace)
+
+
+def key_doc_id(key: str) -> str:
+    return "k" + encode_name(key)
+
+
+def decode_doc_id(doc_id: str) -> str:
+    """The name behind a `u`, `n` or `k` id (not `h`: hashed user ids are one-way)."""
+    return decode_name(doc_id[1:])
+
+
+def prefix_range(tag: str, prefix: str) -> tuple[str, str | None]:
+    """[low, high) of the document ids of names starting with `prefix`."""
+    data = bytearray(prefix.encode("utf-8"))
+    low = tag + encode_name(prefix)
+    while data and data[-1] == 0xFF:
+        data.pop()
+    if not data:
+        return low, None
+    data[-1] += 1
+    # bytes(data) need not be UTF-8; encode the bytes directly.
+    raw = base64.urlsafe_b64encode(bytes(data)).decode("ascii").rstrip("=")
+    return low, tag + raw.translate(_TO_ORDERED)
+
+
+# -- the stored form of a value --------------------------------------------
+
+
+def pack_value(value_json: str, part_bytes: int = PART_BYTES) -> tuple[dict[str, Any], list[bytes]]:
+    """Record fields holding the value, and the part documents' payloads (usually none)."""
+    raw = value_json.encode("utf-8")
+    if len(raw) <= COMPRESS_OVER:
+        return {"value": value_json}, []
+    packed = zlib.compress(raw, 6)
+    if len(packed) <= part_bytes:
+        return {"value_z": packed}, []
+    parts = [packed[start : start + part_bytes] for start in range(0, len(packed), part_bytes)]
+    return {"parts": len(parts), "gen": secrets.token_hex(8)}, parts
+
+
+def unpack_value(data: dict[str, Any], parts: list[bytes] | None = None) -> str:
+    if "value" in data:
+        return str(data["value"])
+    if "value_z" in data:
+        return zlib.decompress(data["value_z"]).decode("utf-8")
+    if parts is None:
+        raise ValueError("a value stored in parts needs its parts")
+    return zlib.decompress(b"".join(parts)).decode("utf-8")
+
+
+# -- round trips ------------------------------------------------------------
+
+# Every method of the GAPIC Firestore client that is one RPC (streams included).
+RPC_METHODS = frozenset(
+    {
+        "get_document",
+        "list_documents",
+        "update_document",
+        "delete_document",
+        "batch_get_documents",
+        "begin_transaction",
+        "commit",
+        "rollback",
+        "run_query",
+        "run_aggregation_query",
+        "partition_query",
+        "write",
+        "listen",
+        "list_collection_ids",
+        "batch_write",
+        "create_document",
+    }
+)
+
+
+class RpcCounter:
+    """Counts Firestore RPCs by method name (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, method: str) -> None:
+        with self._lock:
+            self.calls[method] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.calls)
+
+
+class CountingApi:
+    """Wraps the SDK's GAPIC client so that every RPC it sends is counted."""
+
+    def __init__(self, api: Any, counter: RpcCounter) -> None:
+        self._api = api
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._api, name)
+        if name not in RPC_METHODS or not callable(attr):
+            return attr
+        counter = self._counter
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            counter.add(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def install_counter(client: Any, counter: RpcCounter) -> None:
+    """Route `client`'s RPCs through `counter`. The Firestore SDK keeps its GAPIC
+    client in `_firestore_api_internal`, created on first use; tests assert the
+    counts, so a change of that private attribute shows up as failing tests."""
+    api = client._firestore_api
+    if not isinstance(api, CountingApi):
+        client._firestore_api_internal = CountingApi(api, counter)
