@@ -33,6 +33,9 @@ class Settings:
     dynamodb_table: str = field(default="agent_data_store", metadata={"env": "DYNAMODB_TABLE"})
     firestore_collection: str = field(default="agent_data_store", metadata={"env": "FIRESTORE_COLLECTION"})
     firestore_database: str = field(default="(default)", metadata={"env": "FIRESTORE_DATABASE"})
+    # Google Cloud: comma-separated service-account emails whose IAM-verified calls to a
+    # function are trusted direct invocations (API.md section 5, caller 3).
+    direct_callers: str = field(default="", metadata={"env": "DATASTORE_DIRECT_CALLERS"})
     couchdb_url: str = field(default="http://127.0.0.1:5984", metadata={"env": "COUCHDB_URL"})
     couchdb_db: str = field(default="agent_data_store", metadata={"env": "COUCHDB_DB"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
