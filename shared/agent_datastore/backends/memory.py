@@ -69,7 +69,6 @@ class MemoryStore(Store):
             if existing is None:
                 return False
             self._remove(scope, key)
-            self._updated[scope] = max(now, self._updated.get(scope, 0))
             return True
 
     def increment(
@@ -103,8 +102,6 @@ class MemoryStore(Store):
     def clear(self, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
         with self._lock:
             rows = self._data.pop(scope, {})
-            if rows:
-                self._updated[scope] = max(now, self._updated.get(scope, 0))
             return sum(1 for record in rows.values() if record.is_live(now)), True
 
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:

@@ -207,7 +207,8 @@ class SQLiteStore(Store):
 
     def _delete_row(self, conn: sqlite3.Connection, scope: Scope, row: tuple[Any, ...], now: int) -> None:
         conn.execute(f"DELETE FROM records WHERE {PK}", (_b(scope.user_id), _b(scope.namespace), row[0]))
-        self._registry(conn, scope, -1, -row[10], now)
+        # A delete is not a write of a value: stats' updatedAt stays where it was.
+        self._registry(conn, scope, -1, -row[10], 0)
 
     def _live(
         self, conn: sqlite3.Connection, scope: Scope, key: str, now: int
