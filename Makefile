@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock sdk/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install serve test test-fast check format bench soak clean help
+.PHONY: install serve test test-fast browser check format bench soak clean help
 
 help:
 	@echo "make serve   install everything and run the local server on 127.0.0.1:8080 (SQLite)"
@@ -28,8 +28,16 @@ install: $(STAMP)
 serve: install
 	$(BIN)/agent-datastore serve
 
-test: install
+test: install browser
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The viewer test drives Debian's chromium (playwright never downloads a browser).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the viewer test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "!!! chromium is not installed and cannot be installed here: the viewer test will be SKIPPED"; fi
 
 # Unit, contract (memory + SQLite) and HTTP tests only: no servers to start.
 test-fast: install
