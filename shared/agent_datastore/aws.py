@@ -91,13 +91,13 @@ def _error_code(result: Mapping[str, Any]) -> str:
     return code if isinstance(code, str) else "internal"
 
 
-def aws_handler(operation: str, api: Api | None = None) -> Callable[[Any, Any], dict[str, Any]]:
+def aws_handler(operation: str, api: Api | None = None, logger: Any = None) -> Callable[[Any, Any], dict[str, Any]]:
     """The Lambda handler of one operation, with Logger, Tracer and Metrics."""
     from aws_lambda_powertools import Logger, Tracer, single_metric
     from aws_lambda_powertools.metrics import MetricUnit
 
     core = make_handler(operation, api or AwsApi())
-    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
+    logger = logger or Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
     tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
 

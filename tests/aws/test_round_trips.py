@@ -1,0 +1,116 @@
+"""DynamoDB calls per operation, counted with botocore event hooks.
+
+These numbers are the table in docs/aws.md: a change that adds a round
+trip fails here.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+MIB = 1024 * 1024
+
+
+def big_value(seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(string.ascii_letters + string.digits + "+/") for _ in range(MIB - 2))
+
+
+def test_get_is_one_update_item(ds, calls):
+    ds("set", key="k", value={"a": 1})
+    calls.reset()
+    assert ds("get", key="k")["found"]
+    assert calls.take() == {"UpdateItem": 1}
+    assert ds("get", key="k", track_access=False)["found"]
+    assert calls.take() == {"GetItem": 1}
+    assert ds("get", key="missing") == {"found": False}
+    assert calls.take() == {"UpdateItem": 1}
+
+
+def test_writes_are_one_read_plus_one_transaction(ds, calls):
+    calls.reset()
+    ds("set", key="k", value=1)
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    ds("set", key="k", value=2, metadata={"m": 1}, if_version=1)
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    ds("increment", key="n")
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    ds("increment", key="n", by=2.5)
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert ds("delete", key="k") == {"deleted": True}
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert ds("delete", key="k") == {"deleted": False}
+    assert calls.take() == {"GetItem": 1}
+
+
+def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, store, calls, user_id):
+    from agent_datastore.backends.dynamodb import DynamoDBStore
+    from agent_datastore.records import Scope, Write, apply_write
+
+    ds("set", key="k", value=1)
+    scope = Scope(user_id, "default")
+    other = DynamoDBStore(store.table)
+    attempts = []
+
+    def make(existing):
+        attempts.append(existing.version)
+        if len(attempts) == 1:  # another writer lands between our read and our write
+            other.put(scope, "k", Write("2", "other"), 10**13)
+        return apply_write(scope, "k", existing, Write("3", "racer"), 10**13)
+
+    calls.reset()
+    record, created = store._write_loop(scope, "k", make, 10**13, False)
+    assert attempts == [1, 2] and record.version == 3 and not created
+    # The first transaction fails on the stale version and returns the stored
+    # item (ReturnValuesOnConditionCheckFailure): the retry needs no GetItem.
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 2}
+
+
+def test_version_conflict_costs_one_read(ds, calls):
+    ds("set", key="k", value=1)
+    calls.reset()
+    try:
+        ds("set", key="k", value=2, if_version=7)
+    except Exception as exc:
+        assert exc.details == {"current_version": 1}
+    assert calls.take() == {"GetItem": 1}
+
+
+def test_batches(ds, calls):
+    calls.reset()
+    ds("set_many", items={"a": 1, "b": 2, "c": 3})
+    assert calls.take() == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    ds("get_many", keys=["a", "b", "c", "zz"])
+    assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 3}
+    ds("get_many", keys=["a", "b", "c"], track_access=False)
+    assert calls.take() == {"BatchGetItem": 1}
+    ds("set_many", items={f"k{i:03d}": i for i in range(100)})
+    # 99 records + the registry update per transaction.
+    assert calls.take() == {"BatchGetItem": 1, "TransactWriteItems": 2}
+
+
+def test_listings(ds, calls):
+    ds("set_many", items={f"k{i:02d}": i for i in range(30)})
+    ds("set", namespace="other", key="x", value=1)
+    calls.reset()
+    assert len(ds("list_keys", limit=10)["keys"]) == 10
+    assert calls.take() == {"Query": 1}
+    assert ds("list_namespaces")["namespaces"] == ["default", "other"]
+    assert calls.take() == {"Query": 2}  # expiry index + registry: independent of the key count
+    assert len(ds("stats")["namespaces"]) == 2
+    assert calls.take() == {"Query": 2}
+    assert ds("clear") == {"deleted": 30}
+    assert calls.take() == {"Query": 1, "TransactWriteItems": 1}
+
+
+def test_one_mib_value_costs(ds, calls):
+    big = big_value(1)
+    calls.reset()
+    ds("set", key="big", value=big)
+    assert calls.take() == {"GetItem": 1, "BatchWriteItem": 1, "TransactWriteItems": 1}
+    assert ds("get", key="big")["value"] == big
+    assert calls.take() == {"UpdateItem": 1, "BatchGetItem": 1}
+    ds("set", key="big", value="small")
+    # GetItem, TransactWriteItems, then one BatchWriteItem removing the old chunks.
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1, "BatchWriteItem": 1}

@@ -1,0 +1,98 @@
+"""template.yaml: one route and one function per operation, least privilege, one table definition."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_datastore.backends.dynamodb_schema import create_table_request, load_template, table_properties
+from agent_datastore.models import REQUEST_MODELS
+
+from .iam import NEEDS, ROOT, TEMPLATE, functions, granted
+
+
+def routes():
+    found = []
+    for name, function in functions().items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                found.append((name, event["Properties"]["Method"], event["Properties"]["Path"]))
+    return found
+
+
+def test_every_operation_has_exactly_one_route_and_one_function():
+    operations = set(REQUEST_MODELS)
+    assert set(NEEDS) == operations
+    paths = [path for _, _, path in routes()]
+    assert sorted(paths) == sorted(f"/v1/{operation}" for operation in operations)
+    assert all(method == "POST" for _, method, _ in routes())
+    by_path = {path: name for name, _, path in routes()}
+    assert len(set(by_path.values())) == len(operations) == len(functions())
+    for operation in operations:
+        function = functions()[by_path[f"/v1/{operation}"]]
+        code = function["Properties"]["CodeUri"].rstrip("/")
+        assert code == f"functions/aws/{operation}"
+        app = (ROOT / code / "app.py").read_text()
+        assert f'aws_handler("{operation}")' in app
+
+
+def test_each_function_is_granted_exactly_what_its_code_needs():
+    by_path = {path: name for name, _, path in routes()}
+    for operation, needs in NEEDS.items():
+        actions, resources = granted(functions()[by_path[f"/v1/{operation}"]])
+        assert actions == needs, operation
+        # Only the table (and its expiry index): no wildcard resources.
+        assert all("*" not in str(resource) for resource in resources), operation
+        assert all("DataTable" in str(resource) for resource in resources), operation
+    by_name = {path.rsplit("/", 1)[1]: name for path, name in by_path.items()}
+    list_keys = granted(functions()[by_name["list_keys"]])[0]
+    assert "PutItem" not in list_keys and "DeleteItem" not in list_keys and "Scan" not in list_keys
+    assert not any("Scan" in granted(function)[0] for function in functions().values())
+
+
+def test_runtime_architecture_and_table_settings():
+    template = load_template(TEMPLATE)
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.12" and function_globals["Architectures"] == ["arm64"]
+    table = table_properties(template)
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    api = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi")
+    assert api["Properties"]["Auth"]["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"] == {
+        "Ref": "JwtIssuer"
+    }
+    assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(api["Properties"]["DefaultRouteSettings"])
+    assert {"ApiUrl", "TableName"} <= set(template["Outputs"])
+
+
+def test_create_table_request_comes_from_the_template():
+    request = create_table_request(table_properties(load_template(TEMPLATE)), "t1")
+    assert request["TableName"] == "t1"
+    assert request["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert [index["IndexName"] for index in request["GlobalSecondaryIndexes"]] == ["expiry"]
+
+
+def test_created_table_matches_the_template(store):
+    description = store.client.describe_table(TableName=store.table)["Table"]
+    properties = table_properties(load_template(TEMPLATE))
+    assert description["KeySchema"] == properties["KeySchema"]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [index["IndexName"] for index in description["GlobalSecondaryIndexes"]] == ["expiry"]
+    ttl = store.client.describe_time_to_live(TableName=store.table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+def test_cfn_lint_is_clean():
+    lint = Path(sys.executable).with_name("cfn-lint")
+    if not lint.exists():
+        pytest.skip("cfn-lint is not installed in this environment")
+    result = subprocess.run([str(lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
