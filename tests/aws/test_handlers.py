@@ -131,7 +131,8 @@ def test_aws_responses_are_byte_identical_to_the_core_adapter(monkeypatch):
     from agent_datastore.aws import aws_handler
 
     settings = Settings(store_backend="memory", auth="gateway")
-    files = sorted((EVENTS / "bad").glob("*.json")) + [
+    files = [
+        *sorted((EVENTS / "bad").glob("*.json")),
         EVENTS / "http" / "list_namespaces.json",
         EVENTS / "direct" / "get.json",
     ]
