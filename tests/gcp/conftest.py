@@ -87,7 +87,7 @@ def functions_app(collection: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("STORE_BACKEND", "firestore")
     monkeypatch.setenv("FIRESTORE_COLLECTION", collection)
     monkeypatch.setenv("DATASTORE_AUTH", "gateway")
-    monkeypatch.setenv("DATASTORE_TOKEN_SECRET", "test-secret")
+    monkeypatch.setenv("DATASTORE_TOKEN_SECRET", "test-secret-of-at-least-thirty-two-bytes")
     monkeypatch.setenv("DATASTORE_DIRECT_CALLERS", "indexer@proj.iam.gserviceaccount.com")
 
     def make(target: str) -> Any:

@@ -1,0 +1,112 @@
+"""functions/gcp/main.py loaded by functions-framework, against the Firestore emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+
+from agent_datastore.auth import mint_token
+
+OPERATIONS = [
+    "get",
+    "set",
+    "delete",
+    "list_keys",
+    "list_namespaces",
+    "clear",
+    "get_many",
+    "set_many",
+    "increment",
+    "stats",
+]
+
+
+def userinfo(claims):
+    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+
+def google_id_token(email):
+    # Cloud Run IAM has verified the signature before the request reaches the function.
+    claims = {"iss": "https://accounts.google.com", "email": email, "sub": "1234", "aud": "x", "exp": 9999999999}
+    return jwt.encode(claims, "signature-not-checked-by-the-function!", algorithm="HS256")
+
+
+def test_every_operation_has_a_target(functions_app):
+    for operation in OPERATIONS:
+        response = functions_app(operation).post(
+            "/", data="{", headers={"X-Apigateway-Api-Userinfo": userinfo({"sub": "u"})}
+        )
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json", operation
+
+
+def test_gateway_identity_round_trip(functions_app, user_id):
+    headers = {"X-Apigateway-Api-Userinfo": userinfo({"sub": user_id}), "X-Agent-Name": "planner"}
+    created = functions_app("set").post("/", json={"namespace": "n/1", "key": "k", "value": [1, 2]}, headers=headers)
+    assert created.status_code == 200 and created.get_json() == {"version": 1, "created": True}
+    assert created.headers["content-type"] == "application/json; charset=utf-8" and created.headers["x-request-id"]
+    got = functions_app("get").post("/", json={"namespace": "n/1", "key": "k", "include_record": True}, headers=headers)
+    record = got.get_json()["record"]
+    assert record["value"] == [1, 2] and record["userId"] == user_id and record["createdByAgent"] == "planner"
+    other = {"X-Apigateway-Api-Userinfo": userinfo({"sub": "someone-else"})}
+    assert functions_app("get").post("/", json={"namespace": "n/1", "key": "k"}, headers=other).get_json() == {
+        "found": False
+    }
+
+
+def test_capability_token_directly_and_forwarded_by_the_gateway(functions_app, user_id):
+    token = mint_token("test-secret-of-at-least-thirty-two-bytes", user=user_id, agent="sandbox", ns_prefix="job-")
+    direct = functions_app("increment").post(
+        "/", json={"namespace": "job-1", "key": "c"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert direct.get_json() == {"value": 1, "version": 1}
+    # Behind API Gateway, Authorization holds the gateway's own token; the caller's moves to X-Forwarded-Authorization.
+    forwarded = {"Authorization": "Bearer gateway-id-token", "X-Forwarded-Authorization": f"Bearer {token}"}
+    again = functions_app("increment").post("/", json={"namespace": "job-1", "key": "c"}, headers=forwarded)
+    assert again.get_json() == {"value": 2, "version": 2}
+    outside = functions_app("get").post(
+        "/", json={"namespace": "other", "key": "c"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert outside.status_code == 403 and outside.get_json()["error"]["code"] == "forbidden"
+
+
+def test_trusted_direct_invocation(functions_app, user_id):
+    headers = {"Authorization": f"Bearer {google_id_token('indexer@proj.iam.gserviceaccount.com')}"}
+    body = {"identity": {"userId": user_id, "agentName": "indexer"}, "key": "k", "value": {"a": 1}}
+    response = functions_app("set").post("/", json=body, headers=headers)
+    assert response.status_code == 200 and response.get_json() == {
+        "statusCode": 200,
+        "body": {"version": 1, "created": True},
+    }
+    got = functions_app("get").post("/", json={"identity": {"userId": user_id}, "key": "k"}, headers=headers)
+    assert got.get_json() == {"statusCode": 200, "body": {"found": True, "value": {"a": 1}}}
+    bad = functions_app("get").post("/", json={"identity": {"userId": user_id}, "key": ""}, headers=headers)
+    assert bad.get_json()["statusCode"] == 400 and bad.get_json()["body"]["error"]["code"] == "invalid_key"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": f"Bearer {google_id_token('stranger@proj.iam.gserviceaccount.com')}"},
+        {
+            "Authorization": f"Bearer {google_id_token('indexer@proj.iam.gserviceaccount.com')}",
+            "X-Forwarded-Authorization": "Bearer x",
+        },
+        {},
+    ],
+    ids=["unlisted-caller", "through-the-gateway", "no-credentials"],
+)
+def test_identity_in_the_body_is_never_trusted_otherwise(functions_app, user_id, headers):
+    response = functions_app("get").post("/", json={"identity": {"userId": user_id}, "key": "k"}, headers=headers)
+    assert response.status_code in (400, 401)
+    assert response.get_json()["error"]["code"] in ("invalid_request", "unauthorized")
+
+
+def test_route_target_serves_every_path(functions_app, user_id):
+    client = functions_app("route")
+    headers = {"X-Apigateway-Api-Userinfo": userinfo({"sub": user_id})}
+    assert client.post("/v1/set", json={"key": "a", "value": 1}, headers=headers).status_code == 200
+    assert client.post("/v1/list_keys", json={}, headers=headers).get_json() == {"keys": ["a"], "next_cursor": None}
+    assert client.post("/v1/nope", json={}, headers=headers).status_code == 404
