@@ -140,8 +140,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self, body: bytes) -> None:
         path = self._path()
         headers: dict[str, str] = {}
-        for name, value in self.headers.items():
+        for name, raw in self.headers.items():
             key = name.lower()
+            # http.server decodes header bytes as latin-1; clients send UTF-8.
+            try:
+                value = raw.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                value = raw
             headers[key] = f"{headers[key]},{value}" if key in headers else value
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {

@@ -241,3 +241,18 @@ def test_protocol_errors_use_the_contract_shape(server):
         head, _, body = data.partition(b"\r\n\r\n")
         assert head.split(b" ")[1] == str(status).encode(), head
         assert json.loads(body)["error"]["code"] == code
+
+
+@pytest.mark.parametrize("user", ["u" * 513, "é" * 257])
+def test_oversized_identities_are_refused_not_crashed(server, user):
+    response = httpx.post(f"{server.url}/v1/get", json={"key": "k"}, headers={"X-User-Id": user.encode()})
+    assert_error(response, 401, "unauthorized")
+    response = httpx.post(f"{server.url}/v1/get", json={"key": "k"}, headers={"X-Agent-Name": "a" * 257})
+    assert_error(response, 401, "unauthorized")
+
+
+def test_utf8_identity_headers(server):
+    headers = {"X-User-Id": "zoë".encode(), "X-Agent-Name": "agënt".encode()}
+    httpx.post(f"{server.url}/v1/set", json={"key": "k", "value": 1}, headers=headers)
+    record = httpx.post(f"{server.url}/v1/get", json={"key": "k", "include_record": True}, headers=headers).json()
+    assert record["record"]["userId"] == "zoë" and record["record"]["createdByAgent"] == "agënt"
