@@ -199,21 +199,23 @@ def bearer(headers: Mapping[str, str]) -> str | None:
     return token.strip()
 
 
-def _gateway_claims(headers: Mapping[str, str], request_context: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    # AWS HTTP API JWT authorizer.
+def _gateway_claims(request_context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Claims a gateway verified, as API Gateway (HTTP API JWT authorizer) puts them
+    in the event. Headers are never read for this: a client can send any header."""
     claims = (request_context.get("authorizer") or {}).get("jwt", {}).get("claims")
-    if isinstance(claims, Mapping):
-        return claims
-    # Google API Gateway: base64url JSON of the verified claims.
-    userinfo = headers.get("x-apigateway-api-userinfo")
-    if userinfo:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(userinfo + "=" * (-len(userinfo) % 4)))
-        except (binascii.Error, ValueError):
-            raise Unauthorized("gateway user info is malformed") from None
-        if isinstance(decoded, Mapping):
-            return decoded
-    return None
+    return claims if isinstance(claims, Mapping) else None
+
+
+def claims_from_userinfo(userinfo: str) -> Mapping[str, Any]:
+    """Google API Gateway's `X-Apigateway-Api-Userinfo` (base64url JSON of the verified
+    claims). Only the GCP adapter calls this, for requests that came through the gateway."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(userinfo + "=" * (-len(userinfo) % 4)))
+    except (binascii.Error, ValueError):
+        raise Unauthorized("gateway user info is malformed") from None
+    if not isinstance(decoded, Mapping):
+        raise Unauthorized("gateway user info is malformed")
+    return decoded
 
 
 def authenticate(settings: Settings, headers: Mapping[str, str], request_context: Mapping[str, Any]) -> Identity:
@@ -222,7 +224,7 @@ def authenticate(settings: Settings, headers: Mapping[str, str], request_context
     if settings.auth == "none":
         return Identity(headers.get("x-user-id") or LOCAL_USER, agent)
     if settings.auth == "gateway":
-        claims = _gateway_claims(headers, request_context)
+        claims = _gateway_claims(request_context)
         if claims is not None:
             sub = claims.get("sub")
             if not isinstance(sub, str) or not sub:

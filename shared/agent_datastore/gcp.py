@@ -32,7 +32,7 @@ import jwt
 
 from . import errors, jsonutil
 from .adapter import Api, error_response, make_handler
-from .auth import bearer
+from .auth import bearer, claims_from_userinfo
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GATEWAY_HEADERS = ("x-forwarded-authorization", "x-apigateway-api-userinfo")
@@ -75,11 +75,20 @@ def http_event(method: str, path: str, headers: Mapping[str, str], body: bytes, 
     forwarded = lowered.pop("x-forwarded-authorization", None)
     if forwarded is not None:
         lowered["authorization"] = forwarded
+    context: dict[str, Any] = {"http": {"method": method.upper(), "path": path}, "requestId": rid}
+    userinfo = lowered.pop("x-apigateway-api-userinfo", None)
+    if userinfo is not None:
+        # Verified by Google API Gateway (the functions are private): put the claims
+        # where API Gateway's JWT authorizer puts them, the only place auth reads claims.
+        try:
+            context["authorizer"] = {"jwt": {"claims": dict(claims_from_userinfo(userinfo))}}
+        except errors.Unauthorized:
+            context["authorizer"] = {"jwt": {"claims": {}}}  # answered 401: no subject
     event: dict[str, Any] = {
         "version": "2.0",
         "rawPath": path,
         "headers": lowered,
-        "requestContext": {"http": {"method": method.upper(), "path": path}, "requestId": rid},
+        "requestContext": context,
         "isBase64Encoded": False,
     }
     try:
