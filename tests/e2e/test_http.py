@@ -256,3 +256,14 @@ def test_utf8_identity_headers(server):
     httpx.post(f"{server.url}/v1/set", json={"key": "k", "value": 1}, headers=headers)
     record = httpx.post(f"{server.url}/v1/get", json={"key": "k", "include_record": True}, headers=headers).json()
     assert record["record"]["userId"] == "zoë" and record["record"]["createdByAgent"] == "agënt"
+
+
+def test_kept_alive_requests_are_not_held_back_by_delayed_acks(http):
+    import time
+
+    post(http, "set", {"key": "fast", "value": 1})
+    started = time.perf_counter()
+    for _ in range(20):
+        post(http, "get", {"key": "fast", "track_access": False})
+    # 20 round trips; with Nagle + delayed ACK each took ~40 ms.
+    assert (time.perf_counter() - started) / 20 < 0.02
