@@ -8,7 +8,7 @@ live in `records.py`; a backend only has to run them atomically.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import BackendUnavailable, DataStoreError
@@ -33,6 +33,31 @@ class ManyResult:
 
     found: dict[str, Record] = field(default_factory=dict)
     unprocessed: list[str] = field(default_factory=list)
+
+
+def within_budget(keys: list[str], found: Mapping[str, Record], max_bytes: int) -> ManyResult:
+    """Take the records read, in request order, while their values fit in `max_bytes`;
+    from the first that does not fit on, keys are `unprocessed`."""
+    result = ManyResult()
+    budget = max_bytes
+    for index, key in enumerate(keys):
+        record = found.get(key)
+        if record is None:
+            continue
+        cost = response_cost(key, record)
+        if cost > budget:
+            result.unprocessed.extend(keys[index:])
+            break
+        result.found[key] = record
+        budget -= cost
+    return result
+
+
+def partial_write(written: list[str], total: int, cause: DataStoreError) -> BackendUnavailable:
+    """The 503 of a `set_many` that stopped part-way: a retry of the same request is safe."""
+    return BackendUnavailable(
+        f"set_many stopped after {len(written)} of {total} items: {cause.message}", {"written": written}
+    )
 
 
 class Store(ABC):
@@ -113,10 +138,7 @@ class Store(ABC):
             except DataStoreError as exc:
                 if not versions:
                     raise
-                raise BackendUnavailable(
-                    f"set_many stopped after {len(versions)} of {len(items)} items: {exc.message}",
-                    {"written": list(versions)},
-                ) from exc
+                raise partial_write(list(versions), len(items), exc) from exc
             versions[key] = record.version
         return versions
 

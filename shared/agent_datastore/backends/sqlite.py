@@ -30,7 +30,7 @@ from ..records import (
     increment_value,
 )
 from ..settings import Settings
-from ..store import ManyResult, Store, response_cost
+from ..store import ManyResult, Store, within_budget
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -239,22 +239,15 @@ class SQLiteStore(Store):
             return self._read(self._conn(), scope, key, reader, now)
 
     def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
-        result = ManyResult()
-        budget = max_bytes
         with self._tx() as conn:
-            for index, key in enumerate(keys):
-                record = self._read(conn, scope, key, None, now)
-                if record is None:
-                    continue
-                cost = response_cost(key, record)
-                if cost > budget:
-                    result.unprocessed.extend(keys[index:])
-                    break
-                if reader is not None:
-                    record = self._read(conn, scope, key, reader, now)
-                    assert record is not None  # same transaction
-                result.found[key] = record
-                budget -= cost
+            read = {key: record for key in keys if (record := self._read(conn, scope, key, None, now))}
+            result = within_budget(keys, read, max_bytes)
+            if reader is not None:
+                # Same transaction: only the records returned are counted.
+                for key in result.found:
+                    tracked = self._read(conn, scope, key, reader, now)
+                    assert tracked is not None
+                    result.found[key] = tracked
         return result
 
     def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
