@@ -80,6 +80,10 @@ class Api:
             self._service = DataStoreService(self._store, self.settings)
         return self._service
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
     def call(
         self,
         operation: str,

@@ -14,21 +14,21 @@ itself (unknown member, 400). Answers come back unchanged: status, body,
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from http.server import ThreadingHTTPServer
+from typing import Protocol
 
 import httpx
 
 from . import __version__, errors, models
+from .adapter import error_response
 from .auth import mint_token
+from .httpbase import JsonRequestHandler
 
 logger = logging.getLogger("agent_datastore.proxy")
 
@@ -136,11 +136,11 @@ class SandboxProxy(ThreadingHTTPServer):
                 attempt += 1
                 if attempt > self.config.connect_retries:
                     logger.warning("upstream %s unreachable: %r", self.upstream, exc)
-                    return _error(errors.BackendUnavailable("the data store is unreachable; try again shortly"))
+                    return _answer(errors.BackendUnavailable("the data store is unreachable; try again shortly"))
                 time.sleep(0.1 * 2**attempt)
             except httpx.HTTPError as exc:
                 logger.warning("upstream %s failed after the request was sent: %r", self.upstream, exc)
-                return _error(
+                return _answer(
                     errors.BackendUnavailable(
                         "no answer from the data store in time; the request may or may not have been applied"
                     )
@@ -149,42 +149,21 @@ class SandboxProxy(ThreadingHTTPServer):
         return response.status_code, response.content, passed
 
 
-def _error(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
-    body = json.dumps(exc.body(str(uuid.uuid4())), separators=(",", ":")).encode("utf-8")
-    headers = {"content-type": "application/json; charset=utf-8"}
-    if isinstance(exc, (errors.Throttled, errors.BackendUnavailable)):
-        headers["retry-after"] = str(exc.retry_after)
-    return exc.status, body, headers
+def _answer(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
+    response = error_response(exc, str(uuid.uuid4()))
+    headers = {"content-type": "application/json; charset=utf-8", **response.headers}
+    return response.status, response.encoded_body().encode("utf-8"), headers
 
 
-class ProxyHandler(BaseHTTPRequestHandler):
+class ProxyHandler(JsonRequestHandler):
     server: SandboxProxy
-    protocol_version = "HTTP/1.1"
     server_version = "agent-datastore-proxy"
 
     def setup(self) -> None:
-        super().setup()
+        self.max_body = self.server.config.max_body
         # A sandbox that opens a connection and sends nothing does not hold a thread forever.
-        self.connection.settimeout(self.server.config.client_timeout)
-        # Headers and body go out as two writes; without this, Nagle + delayed ACK add ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.address_string(), format % args)
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _fail(self, exc: errors.DataStoreError, close: bool = False) -> None:
-        if close:
-            self.close_connection = True
-        self._send(*_error(exc))
+        self.idle_timeout = self.server.config.client_timeout
+        super().setup()
 
     def _operation(self) -> str | None:
         path = self.path.split("?", 1)[0]
@@ -196,32 +175,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         operation = self._operation()
         if operation is None:
-            self._discard_body()
-            self._fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+            self.discard_body()
+            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
             return
-        if "transfer-encoding" in self.headers:
-            # No chunked bodies: a Content-Length is needed to cap the size before reading.
-            self._fail(errors.InvalidRequest("send the body with a Content-Length, not chunked"), close=True)
-            return
-        try:
-            length = int(self.headers.get("content-length") or "0")
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self._fail(errors.InvalidRequest("Content-Length is not a number"), close=True)
-            return
-        if length > self.server.config.max_body:
-            self._fail(errors.PayloadTooLarge(f"request body exceeds {self.server.config.max_body} bytes"), close=True)
-            return
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True
-            return
-        self._send(*self.server.forward(operation, body))
+        body = self.read_body()
+        if body is not None:
+            self.reply(*self.server.forward(operation, body))
 
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/healthz":
-            self._send(200, b'{"status":"ok"}', {"content-type": "application/json"})
+            self.discard_body()
+            self.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
             return
         self._refuse()
 
@@ -229,26 +193,16 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def _refuse(self) -> None:
-        self._discard_body()
+        self.discard_body()
         if self._operation() is not None:
-            self._fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
+            self.fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
         else:
-            self._fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
 
     do_PUT = _refuse
     do_DELETE = _refuse
     do_PATCH = _refuse
     do_OPTIONS = _refuse
-
-    def _discard_body(self) -> None:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            length = -1
-        if 0 < length <= self.server.config.max_body:
-            self.rfile.read(length)
-        elif length or "transfer-encoding" in self.headers:
-            self.close_connection = True
 
 
 def is_loopback(host: str) -> bool:

@@ -8,21 +8,16 @@ implementation of any operation here.
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import signal
-import socket
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from . import errors, models
-from .adapter import Api, error_response, make_handler
+from . import models
+from .adapter import Api, make_handler
+from .httpbase import JsonRequestHandler, serve_until_signalled
 from .settings import Settings
-
-logger = logging.getLogger("agent_datastore.server")
 
 
 class DataStoreHTTPServer(ThreadingHTTPServer):
@@ -35,54 +30,10 @@ class DataStoreHTTPServer(ThreadingHTTPServer):
         self.handler = make_handler(None, api)
 
 
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(JsonRequestHandler):
     server: DataStoreHTTPServer
-    protocol_version = "HTTP/1.1"
     server_version = "agent-datastore"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without TCP_NODELAY the body waits
-        # for the client's delayed ACK (~40 ms per request on a kept-alive connection).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.address_string(), format % args)
-
-    # -- replies -------------------------------------------------------------
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        self._reply(status, data, {"content-type": "application/json; charset=utf-8", **(headers or {})})
-
-    def _error(self, exc: errors.DataStoreError) -> None:
-        response = error_response(exc, str(uuid.uuid4()))
-        self._json(response.status, response.body, response.headers)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol errors found by http.server itself, in the contract's error shape."""
-        self.close_connection = True
-        error: errors.DataStoreError
-        if code == 501:  # a method http.server has no handler for
-            error = errors.MethodNotAllowed(f"{self.command} is not allowed; use POST /v1/<operation>")
-        elif code in (413, 414, 431):
-            error = errors.PayloadTooLarge(message or "request too large")
-        else:
-            error = errors.InvalidRequest(f"malformed HTTP request: {message or code}")
-        if self.request_version == "HTTP/0.9" or not hasattr(self, "command") or self.command is None:
-            self.request_version = "HTTP/1.1"
-        self._error(error)
-
-    # -- routing -------------------------------------------------------------
+    max_body = models.MAX_BODY_BYTES
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
@@ -90,59 +41,29 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         from . import pages
 
-        path = self._path()
-        page = pages.GET_ROUTES.get(path)
+        page = pages.GET_ROUTES.get(self._path())
+        self.discard_body()
         if page is not None:
             status, content_type, body = page(self.server.api)
-            self._discard_body()
-            self._reply(status, body, {"content-type": content_type})
+            self.reply(status, body, {"content-type": content_type})
             return
-        self._discard_body()
         self._dispatch(b"")
 
     def do_HEAD(self) -> None:
         self.do_GET()
 
     def do_POST(self) -> None:
-        length_header = self.headers.get("content-length")
-        if length_header is None:
-            if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                self.close_connection = True
-                self._error(errors.InvalidRequest("send the body with a Content-Length, not chunked"))
-                return
-            length_header = "0"
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            self._error(errors.InvalidRequest("Content-Length is not a number"))
-            return
-        if length > models.MAX_BODY_BYTES:
-            # Do not read (or buffer) an oversized body; close the connection instead.
-            self.close_connection = True
-            self._error(errors.PayloadTooLarge(f"request body exceeds {models.MAX_BODY_BYTES} bytes"))
-            return
-        self._dispatch(self.rfile.read(length))
+        body = self.read_body()
+        if body is not None:
+            self._dispatch(body)
 
     def do_PUT(self) -> None:
-        self._discard_body()
+        self.discard_body()
         self._dispatch(b"")
 
     do_DELETE = do_PUT
     do_PATCH = do_PUT
     do_OPTIONS = do_PUT
-
-    def _discard_body(self) -> None:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            length = 0
-        if 0 < length <= models.MAX_BODY_BYTES:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
 
     def _dispatch(self, body: bytes) -> None:
         path = self._path()
@@ -155,7 +76,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             except UnicodeError:
                 value = raw
             headers[key] = f"{headers[key]},{value}" if key in headers else value
-        request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": f"{self.command} {path}",
@@ -164,7 +84,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             "headers": headers,
             "requestContext": {
                 "http": {"method": self.command, "path": path, "sourceIp": self.client_address[0]},
-                "requestId": request_id,
+                "requestId": str(uuid.uuid4()),
             },
         }
         # As API Gateway does: text bodies as they are, anything else base64-encoded.
@@ -173,7 +93,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
         result = self.server.handler(event, None)
-        self._reply(result["statusCode"], result["body"].encode("utf-8"), result.get("headers", {}))
+        self.reply(result["statusCode"], result["body"].encode("utf-8"), result.get("headers", {}))
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
@@ -194,18 +114,9 @@ def serve(settings: Settings, host: str, port: int) -> int:
         f"(backend {settings.store_backend}, auth {settings.auth})",
         flush=True,
     )
-
-    def stop(signum: int, _frame: Any) -> None:
-        print(f"received {signal.Signals(signum).name}, shutting down", flush=True)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve_until_signalled(server, on_stop="shutting down")
     finally:
-        server.server_close()
-        if api._store is not None:
-            api._store.close()
+        api.close()
     print("stopped", flush=True)
     return 0

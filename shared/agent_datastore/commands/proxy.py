@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from typing import Any
 
 
@@ -63,6 +61,7 @@ def _credential(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from .. import models
+    from ..httpbase import serve_until_signalled
     from ..proxy import ProxyConfig, SandboxProxy, is_loopback, parse_listen
 
     logging.basicConfig(
@@ -94,13 +93,5 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    def stop(signum: int, _frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    serve_until_signalled(server)
     return 0
