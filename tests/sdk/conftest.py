@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,8 +25,8 @@ import jwt
 import pytest
 
 from agent_datastore.auth import mint_token
-from tests.servers import free_port, wait_http
-from tests.support.server import ROOT, running_server
+from tests.servers import free_port
+from tests.support.server import RunningServer, running_cli, running_server
 
 SECRET = "sdk-tests-primary-secret-0123456789abcdef"
 SECRET_K2 = "sdk-tests-rotated-secret-fedcba9876543210"
@@ -58,47 +55,18 @@ def server() -> Iterator[Any]:
 # -- the proxy as a real process ---------------------------------------------
 
 
-@dataclass
-class RunningProxy:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+RunningProxy = RunningServer
 
 
 @contextmanager
 def running_proxy(upstream: str, *args: str, env: dict[str, str] | None = None) -> Iterator[RunningProxy]:
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        log = Path(folder) / "proxy.log"
-        command = [
-            sys.executable,
-            "-m",
-            "agent_datastore.cli",
-            "proxy",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--upstream",
-            upstream,
-            *args,
-        ]
         child_env = {key: value for key, value in os.environ.items() if key != "DATASTORE_TOKEN"}
         child_env.update({"DATASTORE_TOKEN_SECRET": SECRET, **(env or {})})
-        with log.open("wb") as handle:
-            process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env, cwd=ROOT)
-        proxy = RunningProxy(f"http://127.0.0.1:{port}", process, log)
-        try:
-            wait_http(f"{proxy.url}/healthz", process, log, timeout=30)
+        command = ["proxy", "--listen", f"127.0.0.1:{port}", "--upstream", upstream, *args]
+        with running_cli(command, port, Path(folder), child_env) as proxy:
             yield proxy
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Run the real local server (`agent-datastore serve`) in a child process."""
+"""Run the real `agent-datastore` console commands (serve, proxy) in child processes."""
 
 from __future__ import annotations
 
@@ -28,11 +28,30 @@ class RunningServer:
 
 
 @contextmanager
+def running_cli(args: list[str], port: int, folder: Path, env: dict[str, str]) -> Iterator[RunningServer]:
+    """`agent-datastore ARGS...` listening on `port`; waits for /healthz, stops it with SIGTERM."""
+    log = folder / f"{args[0]}-{port}.log"
+    command = [sys.executable, "-m", "agent_datastore.cli", *args]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    running = RunningServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        wait_http(f"{running.url}/healthz", process, log, timeout=30)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
 def running_server(env: dict[str, str] | None = None, args: list[str] | None = None) -> Iterator[RunningServer]:
     """`agent-datastore serve` on a free port (SQLite in a temporary folder unless `env` says otherwise)."""
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        log = Path(folder) / "server.log"
         child_env = {
             **os.environ,
             "SQLITE_PATH": str(Path(folder) / "store.sqlite3"),
@@ -40,17 +59,5 @@ def running_server(env: dict[str, str] | None = None, args: list[str] | None = N
             "HOST": "127.0.0.1",
             **(env or {}),
         }
-        command = [sys.executable, "-m", "agent_datastore.cli", "serve", *(args or [])]
-        with log.open("wb") as handle:
-            process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env, cwd=ROOT)
-        server = RunningServer(f"http://127.0.0.1:{port}", process, log)
-        try:
-            wait_http(f"{server.url}/healthz", process, log, timeout=30)
+        with running_cli(["serve", *(args or [])], port, Path(folder), child_env) as server:
             yield server
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
