@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# `admin create` is idempotent: SQLite's file, or the table/database of STORE_BACKEND.
 serve: install
+	$(BIN)/agent-datastore admin create
 	$(BIN)/agent-datastore serve
 
 test: install browser
@@ -47,7 +49,10 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
+	$(BIN)/mypy --strict sdk/src/agent_datastore_sdk
+	$(BIN)/cfn-lint template.yaml
+	@if command -v terraform >/dev/null 2>&1; then env -u TF_CLI_CONFIG_FILE terraform fmt -check -recursive infra/gcp; \
+	else echo "terraform not installed: skipping terraform fmt -check"; fi
 
 format: install
 	$(BIN)/ruff check --fix .
