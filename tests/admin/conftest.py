@@ -1,16 +1,15 @@
-"""Stores for the admin tests: SQLite always, CouchDB when COUCHDB_URL is set (tests.servers.run)."""
+"""Stores for the admin tests, from the contract suite's backend modules
+(`tests/contract/backends/<name>.py`): SQLite as the source, and as targets
+memory, SQLite and CouchDB (when COUCHDB_URL is set, i.e. under tests.servers.run)."""
 
 from __future__ import annotations
 
+import importlib
 import os
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.backends.sqlite import SQLiteStore
 from agent_datastore.identity import Identity
 from agent_datastore.models import parse_request
 from agent_datastore.records import now_ms
@@ -21,38 +20,26 @@ from agent_datastore.store import Store
 TARGETS = ["memory", "sqlite", "couchdb"]
 
 
-def make(name: str, folder: Path) -> Iterator[Store]:
-    if name == "memory":
-        yield MemoryStore()
-    elif name == "sqlite":
-        store = SQLiteStore(folder / f"{uuid.uuid4().hex}.sqlite3")
-        store.create()
-        yield store
-        store.close()
-    else:
-        if not os.environ.get("COUCHDB_URL"):
-            if "couchdb" in os.environ.get("DATASTORE_REQUIRE_BACKENDS", ""):
-                pytest.fail("COUCHDB is required here but COUCHDB_URL is not set")
-            pytest.skip("COUCHDB NOT TESTED: COUCHDB_URL is not set (run through tests.servers.run)")
-        from agent_datastore.backends.couchdb import CouchDBStore
-
-        store = CouchDBStore(os.environ["COUCHDB_URL"], f"admin_{uuid.uuid4().hex[:12]}")
-        store.create()
-        try:
-            yield store
-        finally:
-            store.drop()
-            store.close()
+def make(name: str) -> Iterator[Store]:
+    """A fresh store of backend `name`; skipped when it cannot run here, failed when it is required."""
+    module = importlib.import_module(f"tests.contract.backends.{name}")
+    reason = module.available()
+    if reason is not None:
+        required = {item.strip() for item in os.environ.get("DATASTORE_REQUIRE_BACKENDS", "").split(",")}
+        if name in required:
+            pytest.fail(f"backend {name} is required here but cannot run: {reason}")
+        pytest.skip(f"BACKEND {name.upper()} NOT TESTED: {reason}")
+    yield from module.make_store()
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Iterator[Store]:
-    yield from make("sqlite", tmp_path)
+def source() -> Iterator[Store]:
+    yield from make("sqlite")
 
 
 @pytest.fixture(params=TARGETS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from make(request.param, tmp_path)
+def target(request: pytest.FixtureRequest) -> Iterator[Store]:
+    yield from make(request.param)
 
 
 def call(store: Store, user: str, agent: str, operation: str, **body: object) -> dict[str, object]:
