@@ -1,7 +1,8 @@
 """Count a store's backend round trips (requests to its server).
 
 Returns a zero-argument function giving the running total, or None where a
-backend makes no network calls (memory, SQLite).
+backend makes no network calls (memory, SQLite). DynamoDB: botocore event
+hooks; CouchDB: httpx request hooks; Firestore: the store's own RPC counter.
 """
 
 from __future__ import annotations
@@ -24,4 +25,7 @@ def attach(store: Any) -> Callable[[], int] | None:
         client = store.client
         client.event_hooks.setdefault("request", []).append(bump)
         return lambda: count[0]
+    if name == "firestore":
+        counter = store.rpcs  # counted by the store itself (wrapped gRPC stubs)
+        return lambda: int(counter.total)
     return None
