@@ -12,7 +12,7 @@ from .test_round_trips import MIB, big_value
 
 def chunk_count(store, scope: Scope) -> int:
     items = list(
-        store._query(
+        store.db.query(
             KeyConditionExpression="#pk = :pk",
             ExpressionAttributeNames={"#pk": "pk"},
             ExpressionAttributeValues={":pk": {"S": codec.chunk_pk(scope)}},
@@ -26,7 +26,7 @@ def test_incompressible_mib_round_trips_and_leaves_no_chunks(ds, store, user_id)
     scope = Scope(user_id, "default")
     big = big_value(7)
     ds("set", key="big", value=big)
-    stored = store._get_item(codec.record_key(scope, "big"))
+    stored = store.db.get_item(codec.record_key(scope, "big"))
     assert "vn" in stored and int(stored["vn"]["N"]) == chunk_count(store, scope) >= 2
     assert ds("get", key="big")["value"] == big
     assert ds("stats")["namespaces"][0]["bytes"] == MIB + 2
@@ -35,7 +35,7 @@ def test_incompressible_mib_round_trips_and_leaves_no_chunks(ds, store, user_id)
     assert ds("get", key="big")["value"] == "small"
     ds("set", key="big", value=big)
     ds("set", key="big", value=big_value(8))  # big over big: the old generation goes
-    assert chunk_count(store, scope) == int(store._get_item(codec.record_key(scope, "big"))["vn"]["N"])
+    assert chunk_count(store, scope) == int(store.db.get_item(codec.record_key(scope, "big"))["vn"]["N"])
     assert ds("delete", key="big") == {"deleted": True}
     assert chunk_count(store, scope) == 0
     ds("set_many", items={"b1": big, "b2": "x"})
@@ -46,7 +46,7 @@ def test_incompressible_mib_round_trips_and_leaves_no_chunks(ds, store, user_id)
 def test_compressible_large_value_stays_in_one_item(ds, store, user_id):
     value = {"rows": [{"id": i, "text": "the same words again"} for i in range(20000)]}
     ds("set", key="doc", value=value)
-    item = store._get_item(codec.record_key(Scope(user_id, "default"), "doc"))
+    item = store.db.get_item(codec.record_key(Scope(user_id, "default"), "doc"))
     assert "vb" in item and "vn" not in item  # zlib, inline
     assert ds("get", key="doc")["value"] == value
 

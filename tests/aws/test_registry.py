@@ -54,7 +54,9 @@ def test_emptied_registry_entries_are_removed(ds, store, user_id):
     ds("set", namespace="tmp", key="a", value=1)
     ds("delete", namespace="tmp", key="a")
     assert ds("list_namespaces")["namespaces"] == []
-    entries = store._registry(user_id)
+    from agent_datastore.backends import dynamodb_registry
+
+    entries = dynamodb_registry.entries(store.db, user_id)
     assert entries == []
-    raw = store._get_item({"pk": {"S": f"U#{user_id}"}, "sk": {"S": "tmp"}})
+    raw = store.db.get_item({"pk": {"S": f"U#{user_id}"}, "sk": {"S": "tmp"}})
     assert raw is None

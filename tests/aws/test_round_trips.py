@@ -46,6 +46,7 @@ def test_writes_are_one_read_plus_one_transaction(ds, calls):
 
 def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, store, calls, user_id):
     from agent_datastore.backends.dynamodb import DynamoDBStore
+    from agent_datastore.backends.dynamodb_writes import write_loop
     from agent_datastore.records import Scope, Write, apply_write
 
     ds("set", key="k", value=1)
@@ -60,7 +61,7 @@ def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, stor
         return apply_write(scope, "k", existing, Write("3", "racer"), 10**13)
 
     calls.reset()
-    record, created = store._write_loop(scope, "k", make, 10**13, False)
+    record, created = write_loop(store.db, scope, "k", make, 10**13, False)
     assert attempts == [1, 2] and record.version == 3 and not created
     # The first transaction fails on the stale version and returns the stored
     # item (ReturnValuesOnConditionCheckFailure): the retry needs no GetItem.

@@ -1,40 +1,40 @@
-"""Multi-item work of `DynamoDBStore`: set_many, clear, purge of expired records.
+"""Multi-item work of `DynamoDBStore`: set_many and clear.
 
 Each batch is one TransactWriteItems of at most 99 record actions plus one
-update of the namespace registry, so the registry stays exact whatever
-fails or races. A batch that loses a race to another writer is read again
-and retried; a failure after some batches were written reports them in
-`details.written` (API.md: a retry of the same set_many is safe).
+update of the namespace registry (`dynamodb_writes`), so the registry stays
+exact whatever fails or races. A batch that loses a race to another writer
+is read again and retried; a failure after some batches were written
+reports them in `details.written` (API.md: a retry of the same set_many is
+safe).
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import BackendUnavailable, DataStoreError
-from ..records import Record, Scope, Write, apply_write
+from ..records import Scope, Write, apply_write
+from ..store import partial_write
 from . import dynamodb_codec as codec
 from .dynamodb_client import backoff
-
-if TYPE_CHECKING:
-    from .dynamodb import DynamoDBStore
+from .dynamodb_table import MAX_RACES, MAX_TX_BYTES, MAX_TX_ITEMS, Raced, Table, projection
+from .dynamodb_writes import Plan, delete_items, write_records
 
 # Per-item overhead counted against the transaction size limit (keys, fields).
 ITEM_OVERHEAD = 4096
+# Record attributes `clear` reads: what its guarded deletes and the registry need.
+CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 
 
-def _olds(store: DynamoDBStore, scope: Scope, keys: list[str]) -> dict[str, dict[str, Any]]:
-    found = store._batch_get([codec.record_key(scope, key) for key in keys], codec.META_ATTRIBUTES)
+def _olds(db: Table, scope: Scope, keys: list[str]) -> dict[str, dict[str, Any]]:
+    found = db.batch_get([codec.record_key(scope, key) for key in keys], codec.META_ATTRIBUTES)
     return {item["sk"]["S"]: item for item in found.values()}
 
 
-def _plan(
-    scope: Scope, items: list[tuple[str, Write]], olds: dict[str, dict[str, Any]], now: int
-) -> list[tuple[dict[str, Any] | None, Record]]:
+def _plan(scope: Scope, items: list[tuple[str, Write]], olds: dict[str, dict[str, Any]], now: int) -> Plan:
     """Every new record, computed (and so validated) before anything is written."""
-    plan = []
+    plan: Plan = []
     for key, write in items:
         old = olds.get(key)
         existing = codec.to_record(scope, old) if old is not None and codec.is_live(old, now) else None
@@ -47,7 +47,7 @@ def _batches(items: list[tuple[str, Write]]) -> list[list[tuple[str, Write]]]:
     size = 0
     for key, write in items:
         cost = min(len(write.value_json.encode("utf-8")), codec.INLINE_MAX) + ITEM_OVERHEAD + 16 * 1024
-        if batches[-1] and (len(batches[-1]) >= 99 or size + cost > 3_500_000):
+        if batches[-1] and (len(batches[-1]) >= MAX_TX_ITEMS or size + cost > MAX_TX_BYTES):
             batches.append([])
             size = 0
         batches[-1].append((key, write))
@@ -55,39 +55,8 @@ def _batches(items: list[tuple[str, Write]]) -> list[list[tuple[str, Write]]]:
     return batches
 
 
-def _write_batch(
-    store: DynamoDBStore, scope: Scope, plan: list[tuple[dict[str, Any] | None, Record]], now: int
-) -> None:
-    actions = []
-    written_chunks: list[dict[str, Any]] = []
-    keys, size, updated = 0, 0, now
-    try:
-        for old, record in plan:
-            payload = codec.encode_value(record.value_json)
-            chunks = codec.chunk_items(scope, record.key, payload, record.expires_at)
-            if chunks:
-                store._batch_write([{"PutRequest": {"Item": chunk}} for chunk in chunks])
-                written_chunks.append(
-                    {"sk": {"S": record.key}, "vn": {"N": str(len(chunks))}, "vg": {"S": payload.generation}}
-                )
-            actions.append(store._put_action(scope, old, record, payload))
-            keys += 0 if old else 1
-            size += record.size - codec.stored_size(old)
-            updated = max(updated, record.updated_at)
-        actions.append(store._registry_update(scope, keys, size, updated))
-        store._transact(actions)
-    except BaseException:
-        for chunk_ref in written_chunks:
-            store._delete_chunks(scope, chunk_ref)
-        raise
-    for old, _ in plan:
-        store._delete_chunks(scope, old)
-
-
-def put_many(store: DynamoDBStore, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
-    from .dynamodb import MAX_RACES, _Raced
-
-    olds = _olds(store, scope, [key for key, _ in items])
+def put_many(db: Table, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
+    olds = _olds(db, scope, [key for key, _ in items])
     plans = {record.key: (old, record) for old, record in _plan(scope, items, olds, now)}
     versions: dict[str, int] = {}
     for batch in _batches(items):
@@ -95,133 +64,49 @@ def put_many(store: DynamoDBStore, scope: Scope, items: list[tuple[str, Write]],
         try:
             for attempt in range(MAX_RACES):
                 try:
-                    _write_batch(store, scope, plan, now)
+                    write_records(db, scope, plan, max([now, *(record.updated_at for _, record in plan)]))
                     break
-                except _Raced:
+                except Raced:
                     backoff(attempt)
-                    plan = _plan(scope, batch, _olds(store, scope, [key for key, _ in batch]), now)
+                    plan = _plan(scope, batch, _olds(db, scope, [key for key, _ in batch]), now)
             else:
                 raise BackendUnavailable("set_many kept racing with other writers")
         except DataStoreError as exc:
             if not versions:
                 raise
-            raise BackendUnavailable(
-                f"set_many stopped after {len(versions)} of {len(items)} items: {exc.message}",
-                {"written": list(versions)},
-            ) from exc
+            raise partial_write(list(versions), len(items), exc) from exc
         versions.update({record.key: record.version for _, record in plan})
     return versions
 
 
-def _delete_batch(
-    store: DynamoDBStore, scope: Scope, items: list[dict[str, Any]], now: int, *, only_expired: bool
-) -> None:
-    """Delete these stored items (as read) and take them out of the registry, atomically."""
-    extra, values = "", None
-    if only_expired:
-        extra, values = " AND #exp <= :now", {":now": {"N": str(now)}}
-    actions = [store._delete_action(scope, item, extra, values) for item in items]
-    actions.append(store._registry_update(scope, -len(items), -sum(codec.stored_size(item) for item in items), now))
-    store._transact(actions)
-    for item in items:
-        store._delete_chunks(scope, item)
-
-
-def clear(store: DynamoDBStore, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
-    from .dynamodb import _names, _Raced
-
+def clear(db: Table, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
+    expression, attribute_names = projection(CLEAR_ATTRIBUTES)
     deleted = 0
     attempt = 0
     while True:
-        page = store._call(
+        page = db.call(
             "query",
-            TableName=store.table,
+            TableName=db.name,
             KeyConditionExpression="#pk = :pk",
-            ProjectionExpression=", ".join(f"#{name}" for name in ("pk", "sk", "ver", "sz", "exp", "vn", "vg")),
-            ExpressionAttributeNames=_names("pk", "sk", "ver", "sz", "exp", "vn", "vg"),
+            ProjectionExpression=expression,
+            ExpressionAttributeNames=attribute_names,
             ExpressionAttributeValues={":pk": {"S": codec.record_pk(scope)}},
             ConsistentRead=True,
-            Limit=99,
+            Limit=MAX_TX_ITEMS,
         )
         items = page.get("Items", [])
         if not items:
             return deleted, True
         try:
-            _delete_batch(store, scope, items, now, only_expired=False)
-        except _Raced:
+            delete_items(db, scope, items, now)
+        except Raced:
             attempt += 1
-            if attempt > 60:
+            if attempt > MAX_RACES:
                 raise BackendUnavailable("clear kept racing with other writers; retry") from None
             backoff(attempt)
             continue
         deleted += sum(1 for item in items if codec.is_live(item, now))
-        if len(items) < 99 and not page.get("LastEvaluatedKey"):
+        if len(items) < MAX_TX_ITEMS and not page.get("LastEvaluatedKey"):
             return deleted, True
         if time.monotonic() >= deadline:
             return deleted, False
-
-
-def _expired_items(store: DynamoDBStore, now: int, user_id: str | None) -> list[dict[str, Any]]:
-    from .dynamodb import EXPIRY_INDEX, _names
-
-    names = _names("exp")
-    values: dict[str, Any] = {":now": {"N": str(now)}}
-    if user_id is not None:
-        # The sparse expiry index holds only records with an expiry, per user.
-        names.update(_names("xu"))
-        values[":u"] = {"S": codec.registry_pk(user_id)}
-        return list(
-            store._query(
-                IndexName=EXPIRY_INDEX,
-                KeyConditionExpression="#xu = :u AND #exp <= :now",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        )
-    names.update(_names("pk"))
-    values[":r"] = {"S": codec.RECORD_PREFIX}
-    params: dict[str, Any] = {
-        "TableName": store.table,
-        "FilterExpression": "begins_with(#pk, :r) AND #exp <= :now",
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ConsistentRead": True,
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        page = store._call("scan", **params)
-        found.extend(page.get("Items", []))
-        if not page.get("LastEvaluatedKey"):
-            return found
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def purge_expired(store: DynamoDBStore, now: int, user_id: str | None = None) -> int:
-    """Delete records expired at `now` (the table's TTL may not have removed them yet)."""
-    from .dynamodb import _Raced
-
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in _expired_items(store, now, user_id):
-        groups[item["pk"]["S"]].append(item)
-    purged = 0
-    for pk, items in groups.items():
-        scope = codec.parse_scope(pk)
-        for start in range(0, len(items), 99):
-            batch = items[start : start + 99]
-            try:
-                _delete_batch(store, scope, batch, now, only_expired=True)
-                purged += len(batch)
-                continue
-            except _Raced:
-                pass
-            # The index is eventually consistent: go one by one from fresh reads.
-            for stale in batch:
-                fresh = store._get_item(codec.record_key(scope, stale["sk"]["S"]), codec.META_ATTRIBUTES)
-                if fresh is None or codec.is_live(fresh, now):
-                    continue
-                try:
-                    _delete_batch(store, scope, [fresh], now, only_expired=True)
-                    purged += 1
-                except _Raced:
-                    continue
-    return purged
