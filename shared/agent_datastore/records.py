@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +124,54 @@ class Write:
     metadata: dict[str, Any] | None = None  # None: keep the stored metadata
     expires_at: int | None = None
     if_version: int | None = None
+
+
+def stored_fields(record: Record) -> dict[str, Any]:
+    """A record's fields besides its identity and value, as document backends store
+    them: metadata as compact JSON text (key order and numbers kept whatever the
+    database's JSON does), times as epoch milliseconds, and `size` for the registry."""
+    return {
+        "metadata": record.metadata_json,
+        "created_by_agent": record.created_by_agent,
+        "last_accessed_by_agent": record.last_accessed_by_agent,
+        "access_count": record.access_count,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "version": record.version,
+        "expires_at": record.expires_at,
+        "size": record.size,
+    }
+
+
+STORED_FIELDS = (
+    "metadata",
+    "created_by_agent",
+    "last_accessed_by_agent",
+    "access_count",
+    "created_at",
+    "updated_at",
+    "version",
+    "expires_at",
+    "size",
+)
+
+
+def record_from_fields(scope: Scope, key: str, value_json: str, fields: Mapping[str, Any]) -> Record:
+    """Inverse of `stored_fields`."""
+    return Record(
+        user_id=scope.user_id,
+        namespace=scope.namespace,
+        key=key,
+        value_json=value_json,
+        metadata=json.loads(fields["metadata"]),
+        created_by_agent=fields["created_by_agent"],
+        last_accessed_by_agent=fields["last_accessed_by_agent"],
+        access_count=fields["access_count"],
+        created_at=fields["created_at"],
+        updated_at=fields["updated_at"],
+        version=fields["version"],
+        expires_at=fields.get("expires_at"),
+    )
 
 
 def check_version(key: str, existing: Record | None, if_version: int | None) -> None:

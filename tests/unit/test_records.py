@@ -50,3 +50,12 @@ def test_cursor_is_bound_to_user_and_namespace():
         cursor.decode(b"other-secret", SCOPE, token)
     with pytest.raises(errors.InvalidCursor):
         cursor.decode(b"secret", SCOPE, "ü")
+
+
+def test_stored_fields_round_trip():
+    from agent_datastore.records import STORED_FIELDS, record_from_fields, stored_fields
+
+    record = Record("u", "ns", "k", '{"b":1,"a":2}', {"m": [1]}, "a", "b", 4, 1000, 2000, 2, 3000)
+    fields = stored_fields(record)
+    assert tuple(fields) == STORED_FIELDS and fields["size"] == record.size
+    assert record_from_fields(SCOPE, "k", record.value_json, fields) == record

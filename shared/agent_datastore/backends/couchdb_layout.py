@@ -22,10 +22,9 @@ so that expired records are filtered and swept without scanning keys.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..records import Record, Scope
+from ..records import Record, Scope, record_from_fields, stored_fields
 
 DESIGN_ID = "_design/agent_datastore"
 # Views see only the ASCII hex segments of the id, never the raw strings: view
@@ -73,39 +72,19 @@ def namespace_prefix(scope: Scope) -> str:
 
 
 def to_doc(record: Record) -> dict[str, Any]:
-    # Value and metadata are stored as their compact JSON text, so numbers and
-    # key order round-trip byte for byte whatever the server's JSON library does.
+    scope = Scope(record.user_id, record.namespace)
     return {
-        "_id": record_id(Scope(record.user_id, record.namespace), record.key),
+        "_id": record_id(scope, record.key),
         "type": "record",
         "user_id": record.user_id,
         "namespace": record.namespace,
         "key": record.key,
+        # Value and metadata as their compact JSON text: numbers and key order
+        # round-trip byte for byte whatever the server's JSON library does.
         "value": record.value_json,
-        "metadata": record.metadata_json,
-        "created_by_agent": record.created_by_agent,
-        "last_accessed_by_agent": record.last_accessed_by_agent,
-        "access_count": record.access_count,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "version": record.version,
-        "expires_at": record.expires_at,
-        "size": record.size,
+        **stored_fields(record),
     }
 
 
 def from_doc(doc: dict[str, Any]) -> Record:
-    return Record(
-        user_id=doc["user_id"],
-        namespace=doc["namespace"],
-        key=doc["key"],
-        value_json=doc["value"],
-        metadata=json.loads(doc["metadata"]),
-        created_by_agent=doc["created_by_agent"],
-        last_accessed_by_agent=doc["last_accessed_by_agent"],
-        access_count=doc["access_count"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        version=doc["version"],
-        expires_at=doc.get("expires_at"),
-    )
+    return record_from_fields(Scope(doc["user_id"], doc["namespace"]), doc["key"], doc["value"], doc)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from ..errors import BackendUnavailable, DataStoreError, Throttled
-from ..records import Record, Scope
+from ..records import Record, Scope, record_from_fields
 from ..store import Store
 from .firestore_layout import (
     PART_BYTES,
@@ -210,20 +209,7 @@ class FirestoreBase(Store):
 
     @staticmethod
     def _record(scope: Scope, key: str, data: Data, value_json: str) -> Record:
-        return Record(
-            user_id=scope.user_id,
-            namespace=scope.namespace,
-            key=key,
-            value_json=value_json,
-            metadata=json.loads(data["metadata"]),
-            created_by_agent=data["created_by_agent"],
-            last_accessed_by_agent=data["last_accessed_by_agent"],
-            access_count=data["access_count"],
-            created_at=data["created_at"],
-            updated_at=data["updated_at"],
-            version=data["version"],
-            expires_at=data.get("expires_at"),
-        )
+        return record_from_fields(scope, key, value_json, data)
 
     def _range(self, collection: Any, tag: str, prefix: str, after_id: str | None) -> Any:
         from google.cloud.firestore import FieldFilter

@@ -11,24 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..records import Record, Scope, Write, apply_write, check_version, increment_value
+from ..records import STORED_FIELDS, Record, Scope, Write, apply_write, check_version, increment_value, stored_fields
 from .firestore_base import Data, FirestoreBase
 from .firestore_layout import key_doc_id, pack_value
 
 # Record fields other than the value: what a write needs to read.
-META_FIELDS = [
-    "metadata",
-    "created_by_agent",
-    "last_accessed_by_agent",
-    "access_count",
-    "created_at",
-    "updated_at",
-    "version",
-    "expires_at",
-    "size",
-    "parts",
-    "gen",
-]
+META_FIELDS = [*STORED_FIELDS, "parts", "gen"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -55,18 +43,7 @@ class FirestoreWrites(FirestoreBase):
     ) -> None:
         self._account_removal(old, marker, delta)
         fields, parts = pack_value(record.value_json, self.part_bytes)
-        data: Data = {
-            **fields,
-            "metadata": record.metadata_json,
-            "created_by_agent": record.created_by_agent,
-            "last_accessed_by_agent": record.last_accessed_by_agent,
-            "access_count": record.access_count,
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
-            "version": record.version,
-            "expires_at": record.expires_at,
-            "size": record.size,
-        }
+        data: Data = {**fields, **stored_fields(record)}
         ttl: Data = {} if record.expires_at is None else {"expire_time": expire_time(record.expires_at)}
         if old is None:
             tx.create(ref, {**data, **ttl})
