@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -206,6 +207,36 @@ def _gateway_claims(request_context: Mapping[str, Any]) -> Mapping[str, Any] | N
     return claims if isinstance(claims, Mapping) else None
 
 
+def _authorizer_context(request_context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """What the AWS Lambda authorizer (`aws_authorizer`) answered, as API Gateway puts it in the event."""
+    context = (request_context.get("authorizer") or {}).get("lambda")
+    return context if isinstance(context, Mapping) else None
+
+
+def identity_from_authorizer(context: Mapping[str, Any], agent: str) -> Identity:
+    """Identity the Lambda authorizer verified. A capability token names its agent, scope and
+    expiry; a platform JWT leaves the agent to `X-Agent-Name` (`agent`), as with the JWT authorizer.
+    The gateway caches the answer for a few seconds, so the expiry is checked again here."""
+    user, named, ns_prefix = context.get("userId"), context.get("agentName"), context.get("nsPrefix")
+    read_only, expires = context.get("readOnly", False), context.get("expiresAt", math.inf)
+    if isinstance(read_only, str):  # should API Gateway ever pass context values on as text
+        read_only = {"true": True, "false": False}.get(read_only, read_only)
+    if isinstance(expires, str) and expires.isdigit():
+        expires = int(expires)
+    if not (
+        isinstance(user, str)
+        and isinstance(named, (str, type(None)))
+        and isinstance(ns_prefix, (str, type(None)))
+        and isinstance(read_only, bool)
+        and isinstance(expires, (int, float))
+        and not isinstance(expires, bool)
+    ):
+        raise Unauthorized("the authorizer's answer is malformed")
+    if expires <= time.time():
+        raise Unauthorized("token has expired")
+    return Identity(user, agent if named is None else named, ns_prefix, read_only)
+
+
 def claims_from_userinfo(userinfo: str) -> Mapping[str, Any]:
     """Google API Gateway's `X-Apigateway-Api-Userinfo` (base64url JSON of the verified
     claims). Only the GCP adapter calls this, for requests that came through the gateway."""
@@ -224,6 +255,9 @@ def authenticate(settings: Settings, headers: Mapping[str, str], request_context
     if settings.auth == "none":
         return Identity(headers.get("x-user-id") or LOCAL_USER, agent)
     if settings.auth == "gateway":
+        context = _authorizer_context(request_context)
+        if context is not None:
+            return identity_from_authorizer(context, agent)
         claims = _gateway_claims(request_context)
         if claims is not None:
             sub = claims.get("sub")
@@ -233,6 +267,11 @@ def authenticate(settings: Settings, headers: Mapping[str, str], request_context
     token = bearer(headers)
     if token is None:
         raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
+    return verify_capability(settings, token)
+
+
+def verify_capability(settings: Settings, token: str) -> Identity:
+    """A capability token checked against the configured secrets (refetched once for an unknown kid)."""
     try:
         return verify_token(token, token_secrets(settings))
     except UnknownKey:

@@ -19,7 +19,8 @@ class Settings:
     sqlite_path: str = field(default=".data/datastore.sqlite3", metadata={"env": "SQLITE_PATH"})
     # none: identity from X-User-Id / X-Agent-Name (local development only);
     # token: capability tokens (HS256) verified here;
-    # gateway: claims verified by the API gateway's JWT authorizer, capability tokens also accepted.
+    # gateway: identity verified by the API gateway (AWS Lambda authorizer context or JWT authorizer
+    # claims), capability tokens also accepted.
     auth: str = field(default="gateway", metadata={"env": "DATASTORE_AUTH"})
     token_secret: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET"})
     # Comma-separated kid=secret pairs that are also valid (key rotation).
@@ -27,6 +28,12 @@ class Settings:
     # On AWS: the token secret(s) from Secrets Manager or SSM Parameter Store, fetched lazily and cached.
     token_secret_arn: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET_ARN"})
     token_secret_parameter: str = field(default="", metadata={"env": "DATASTORE_TOKEN_SECRET_PARAMETER"})
+    # AWS Lambda authorizer: the platform identity provider whose RS256/ES256 JWTs the HTTP API
+    # accepts (issuer, comma-separated audiences or client ids; JWKS at <issuer>/.well-known/jwks.json
+    # unless DATASTORE_JWKS_URL names it).
+    jwt_issuer: str = field(default="", metadata={"env": "DATASTORE_JWT_ISSUER"})
+    jwt_audience: str = field(default="", metadata={"env": "DATASTORE_JWT_AUDIENCE"})
+    jwks_url: str = field(default="", metadata={"env": "DATASTORE_JWKS_URL"})
     cursor_secret: str = field(default="", metadata={"env": "DATASTORE_CURSOR_SECRET"})
     # Seconds one request may spend on `clear` before answering done: false.
     request_budget_seconds: float = field(default=20.0, metadata={"env": "DATASTORE_REQUEST_BUDGET"})

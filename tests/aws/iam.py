@@ -41,10 +41,36 @@ def iam_actions(operation: str, params: dict[str, Any]) -> set[str]:
     return {operation}
 
 
+AUTHORIZER = "AuthorizerFunction"
+
+
 def functions() -> dict[str, dict[str, Any]]:
-    """Serverless functions of the template by logical id."""
+    """Serverless functions of the operations by logical id (all but the HTTP API's authorizer)."""
     resources = load_template(TEMPLATE)["Resources"]
-    return {name: res for name, res in resources.items() if res["Type"] == "AWS::Serverless::Function"}
+    return {
+        name: res
+        for name, res in resources.items()
+        if res["Type"] == "AWS::Serverless::Function" and name != AUTHORIZER
+    }
+
+
+def authorizer_function() -> dict[str, Any]:
+    return dict(load_template(TEMPLATE)["Resources"][AUTHORIZER])
+
+
+def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of a function's inline policies, both branches of an `!If` included."""
+    found: list[dict[str, Any]] = []
+    pending = list(function["Properties"].get("Policies", []))
+    while pending:
+        policy = pending.pop()
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            pending.extend(policy["Fn::If"][1:])
+        elif isinstance(policy, dict) and "Statement" in policy:
+            found.extend(policy["Statement"])
+        elif policy != {"Ref": "AWS::NoValue"}:
+            raise AssertionError(f"a policy this test cannot read: {policy!r}")
+    return found
 
 
 def granted(function: dict[str, Any]) -> tuple[set[str], list[Any]]:

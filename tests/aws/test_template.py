@@ -11,7 +11,7 @@ import pytest
 from agent_datastore.backends.dynamodb_schema import create_table_request, load_template, table_properties
 from agent_datastore.models import REQUEST_MODELS
 
-from .iam import NEEDS, ROOT, TEMPLATE, functions, granted
+from .iam import AUTHORIZER, NEEDS, ROOT, TEMPLATE, authorizer_function, functions, granted, statements
 
 
 def routes():
@@ -63,11 +63,46 @@ def test_runtime_architecture_and_table_settings():
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
     api = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi")
-    assert api["Properties"]["Auth"]["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"] == {
-        "Ref": "JwtIssuer"
-    }
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "TokenAuthorizer"
+    variables = authorizer_function()["Properties"]["Environment"]["Variables"]
+    assert variables["DATASTORE_JWT_ISSUER"] == {"Ref": "JwtIssuer"}
+    assert variables["DATASTORE_JWT_AUDIENCE"] == {"Fn::Join": [",", {"Ref": "JwtAudience"}]}
+    assert variables["DATASTORE_JWKS_URL"] == {"Ref": "JwksUrl"}
     assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(api["Properties"]["DefaultRouteSettings"])
     assert {"ApiUrl", "TableName"} <= set(template["Outputs"])
+
+
+def test_the_lambda_authorizer_guards_every_route():
+    template = load_template(TEMPLATE)
+    api = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi")
+    auth = api["Properties"]["Auth"]
+    assert list(auth["Authorizers"]) == [auth["DefaultAuthorizer"]]  # the only one, and the default
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": [AUTHORIZER, "Arn"]}
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0" and authorizer["EnableSimpleResponses"] is True
+    assert authorizer["EnableFunctionDefaultPermissions"] is True
+    assert authorizer["Identity"]["Headers"] == ["Authorization"]
+    assert 0 < authorizer["Identity"]["ReauthorizeEvery"] <= 60  # cached per token, briefly
+    # No route opts out of it (an Auth block on an event could name another authorizer or none).
+    for name, function in functions().items():
+        for event in function["Properties"]["Events"].values():
+            assert "Auth" not in event["Properties"], name
+    function = authorizer_function()
+    assert function["Properties"]["CodeUri"] == "functions/aws/authorizer/"
+    assert "authorizer_handler()" in (ROOT / "functions/aws/authorizer/app.py").read_text()
+    assert "Events" not in function["Properties"]  # not a route itself
+
+
+def test_the_authorizer_may_only_read_the_token_secret():
+    function = authorizer_function()
+    assert "Role" not in function["Properties"]  # its own role, made by SAM from the policies below
+    assert granted(function) == (set(), [])
+    found = statements(function)
+    assert found == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "TokenSecretArn"}}
+    ]
+    policies = function["Properties"]["Policies"]
+    assert policies[0]["Fn::If"][0] == "HasTokenSecret" and policies[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
 def test_create_table_request_comes_from_the_template():
