@@ -235,6 +235,11 @@ def increment_value(key: str, existing: Record | None, by: int | float) -> str:
     return dumps(result)
 
 
+def increment_write(key: str, existing: Record | None, by: int | float, agent: str, expires_at: int | None) -> Write:
+    """`increment` is a write like any other: of the incremented number, metadata kept."""
+    return Write(increment_value(key, existing, by), agent, None, expires_at)
+
+
 def apply_read(record: Record, reader: str | None) -> Record:
     """Access tracking of one read; `reader` None means track_access: false."""
     if reader is None:

@@ -29,7 +29,7 @@ from ..records import (
     apply_read,
     apply_write,
     check_version,
-    increment_value,
+    increment_write,
 )
 from ..settings import Settings
 from ..store import ManyResult, Store, partial_write, response_cost, within_budget
@@ -135,7 +135,7 @@ class CouchDBStore(Store):
         self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
     ) -> Record:
         def make(existing: Record | None) -> Write:
-            return Write(increment_value(key, existing, by), agent, None, expires_at)
+            return increment_write(key, existing, by, agent, expires_at)
 
         return self._write(scope, key, make, now, "increment")[0]
 

@@ -17,9 +17,9 @@ from ..errors import BackendUnavailable, DataStoreError
 from ..records import Scope, Write, apply_write
 from ..store import partial_write
 from . import dynamodb_codec as codec
-from .dynamodb_client import backoff
 from .dynamodb_table import MAX_RACES, MAX_TX_BYTES, MAX_TX_ITEMS, Raced, Table, projection
 from .dynamodb_writes import Plan, delete_items, write_records
+from .retry import backoff
 
 # Per-item overhead counted against the transaction size limit (keys, fields).
 ITEM_OVERHEAD = 4096

@@ -10,9 +10,7 @@ exception leaves this module.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from typing import Any
 
 from ..errors import BackendUnavailable, InternalError, Throttled
@@ -62,11 +60,6 @@ class TransactionCancelled(Exception):
             for index, reason in enumerate(self.reasons)
             if reason.get("Code") == "ConditionalCheckFailed"
         ]
-
-
-def backoff(attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
-    """Full-jitter exponential backoff between internal retries."""
-    time.sleep(random.uniform(0, min(cap, base * 2**attempt)))
 
 
 class DynamoClient:

@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import BackendUnavailable
 from ..records import Record, Scope
 from . import dynamodb_codec as codec
-from .dynamodb_client import DynamoClient, TransactionCancelled, backoff
+from .dynamodb_client import DynamoClient, TransactionCancelled
+from .retry import backoff
 
 EXPIRY_INDEX = "expiry"
 MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import BackendUnavailable, DataStoreError
-from ..records import Record, Scope, Write, apply_write, check_version, increment_value
+from ..records import Record, Scope, Write, apply_write, check_version, increment_write
 from . import dynamodb_codec as codec
-from .dynamodb_client import backoff
 from .dynamodb_table import MAX_RACES, Raced, Table, names
+from .retry import backoff
 
 logger = logging.getLogger("agent_datastore.dynamodb")
 
@@ -178,7 +178,7 @@ def increment(
     db: Table, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
 ) -> Record:
     def make(existing: Record | None) -> Record:
-        write = Write(increment_value(key, existing, by), agent, None, expires_at)
+        write = increment_write(key, existing, by, agent, expires_at)
         return apply_write(scope, key, existing, write, now)
 
     return write_loop(db, scope, key, make, now, True)[0]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..records import STORED_FIELDS, Record, Scope, Write, apply_write, check_version, increment_value, stored_fields
+from ..records import STORED_FIELDS, Record, Scope, Write, apply_write, check_version, increment_write, stored_fields
 from .firestore_base import Data, FirestoreBase
 from .firestore_layout import key_doc_id, pack_value
 
@@ -158,7 +158,7 @@ class FirestoreWrites(FirestoreBase):
             existing = None
             if old is not None and (old.get("expires_at") is None or now < old["expires_at"]):
                 existing = self._record(scope, key, old, self._values([(ref, old)], tx)[ref.path])
-            write = Write(increment_value(key, existing, by), agent, None, expires_at)
+            write = increment_write(key, existing, by, agent, expires_at)
             record = apply_write(scope, key, existing, write, now)
             delta = Delta()
             self._stage_write(tx, ref, marker_ref, record, old, marker, delta)

@@ -13,7 +13,7 @@ from ..records import (
     apply_read,
     apply_write,
     check_version,
-    increment_value,
+    increment_write,
 )
 from ..settings import Settings
 from ..store import Store
@@ -76,7 +76,7 @@ class MemoryStore(Store):
     ) -> Record:
         with self._lock:
             existing = self._live(scope, key, now)
-            write = Write(increment_value(key, existing, by), agent, None, expires_at)
+            write = increment_write(key, existing, by, agent, expires_at)
             record, _ = self.put(scope, key, write, now)
             return record
 

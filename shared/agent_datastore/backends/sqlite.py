@@ -27,7 +27,7 @@ from ..records import (
     Write,
     apply_write,
     check_version,
-    increment_value,
+    increment_write,
 )
 from ..settings import Settings
 from ..store import ManyResult, Store, within_budget
@@ -278,7 +278,7 @@ class SQLiteStore(Store):
     ) -> Record:
         with self._tx() as conn:
             _, existing = self._live(conn, scope, key, now)
-            write = Write(increment_value(key, existing, by), agent, None, expires_at)
+            write = increment_write(key, existing, by, agent, expires_at)
             return self._put(conn, scope, key, write, now)[0]
 
     def list_keys(self, scope: Scope, *, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
