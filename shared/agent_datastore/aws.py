@@ -27,6 +27,7 @@ from typing import Any
 
 from . import errors
 from .adapter import Api, is_http_event, make_handler, request_id_of
+from .auth import signing_secret
 from .settings import Settings
 
 SERVICE = "agent-datastore"
@@ -34,44 +35,39 @@ METRICS_NAMESPACE = "AgentDataStore"
 
 
 class AwsApi(Api):
-    """`Api` whose capability-token secret may come from Secrets Manager.
+    """`Api` whose capability-token secret may live in Secrets Manager or SSM.
 
-    `DATASTORE_TOKEN_SECRET_ARN` names the secret; it is fetched (and cached
-    by Powertools) on the first request that needs settings, never at import.
+    `auth.token_secrets` fetches and caches that secret for token checks; here it
+    also keys the `list_keys` cursors (unless DATASTORE_CURSOR_SECRET is set), so
+    cursors stay valid across function instances. Fetched on the first request
+    that needs settings, never at import.
     """
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             settings = Settings.from_env()
-            arn = os.environ.get("DATASTORE_TOKEN_SECRET_ARN", "")
-            if arn and not settings.token_secret:
-                settings = replace(settings, token_secret=_secret(arn))
+            if (settings.token_secret_arn or settings.token_secret_parameter) and not settings.cursor_secret:
+                try:
+                    _, secret = signing_secret(settings)
+                except ValueError as exc:
+                    raise errors.BackendUnavailable("the token secret is empty") from exc
+                settings = replace(settings, cursor_secret=secret)
             self._settings = settings
         return self._settings
 
 
-def _secret(arn: str) -> str:
-    from aws_lambda_powertools.utilities import parameters
-
-    try:
-        value = parameters.get_secret(arn, max_age=300)
-    except Exception as exc:  # GetParameterError, botocore errors
-        raise errors.BackendUnavailable("the token secret could not be read") from exc
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    return str(value)
-
-
 def _user_of(event: Any) -> tuple[str, str | None]:
-    """(transport, user id) for the logs: verified gateway claims or the direct caller's identity."""
+    """(transport, user id) for the logs: what the gateway verified, or the direct caller's identity."""
     if is_http_event(event):
         from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-        parsed = APIGatewayProxyEventV2(dict(event))
-        claims = parsed.request_context.authorizer.jwt_claim if parsed.request_context.authorizer else None
-        sub = claims.get("sub") if isinstance(claims, Mapping) else None
-        return "http", sub if isinstance(sub, str) else None
+        authorizer = APIGatewayProxyEventV2(dict(event)).request_context.authorizer
+        # The Lambda authorizer's answer, else the JWT authorizer's claims.
+        lambda_context = authorizer.get_lambda if authorizer else None
+        claims = authorizer.jwt_claim if authorizer else None
+        user = (lambda_context or {}).get("userId") or (claims or {}).get("sub")
+        return "http", user if isinstance(user, str) else None
     identity = event.get("identity") if isinstance(event, Mapping) else None
     user = identity.get("userId") if isinstance(identity, Mapping) else None
     return "direct", user if isinstance(user, str) else None

@@ -58,7 +58,7 @@ def apps(table, monkeypatch):
 def event(kind: str, operation: str, user: str) -> dict:
     data = json.loads((EVENTS / kind / f"{operation}.json").read_text())
     if kind == "http":
-        data["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = user
+        data["requestContext"]["authorizer"]["lambda"]["userId"] = user
     else:
         data["identity"]["userId"] = user
     return data
