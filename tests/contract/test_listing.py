@@ -139,3 +139,29 @@ def test_stats_follow_overwrites_and_deletes(ds):
     ds("delete", namespace="s", key="b")
     (row,) = ds("stats", namespace="s")["namespaces"]
     assert row["keys"] == 1 and row["bytes"] == len('"x"') + len("{}")
+
+
+def test_clear_resumes_when_out_of_time(ds, service):
+    import time
+
+    from agent_datastore.models import parse_request
+
+    for batch in range(6):
+        ds("set_many", namespace="big", items={f"k{batch}-{i:03d}": i for i in range(100)})
+    total, calls = 0, 0
+    while True:
+        # A deadline already passed: every call does one backend batch and stops.
+        answer = service.execute(
+            "clear", parse_request("clear", {"namespace": "big"}), ds.identity, time.monotonic() - 1
+        )
+        calls += 1
+        total += answer["deleted"]
+        remaining = len(ds("list_keys", namespace="big")["keys"])
+        assert remaining == 600 - total
+        if answer.get("done", True):
+            assert "done" not in answer and remaining == 0
+            break
+        assert answer == {"deleted": answer["deleted"], "done": False} and answer["deleted"] > 0
+        assert calls < 700
+    assert total == 600
+    assert ds("list_namespaces")["namespaces"] == []
