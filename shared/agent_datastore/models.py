@@ -65,15 +65,20 @@ def check_namespace(text: Any) -> str:
     return _check_name(text, "namespace", MAX_NAMESPACE_BYTES, errors.InvalidNamespace)
 
 
-def check_json_value(value: Any) -> Any:
+def _check_json(value: Any, what: str, limit: int) -> Any:
+    """Depth, numbers and strings (400 invalid_value), then compact size (413 value_too_large)."""
     try:
-        check_value(value, "value")
+        check_value(value, what)
     except errors.DataStoreError as exc:
         raise _fail(exc) from None
     size = utf8_len(dumps(value))
-    if size > MAX_VALUE_BYTES:
-        raise _fail(errors.ValueTooLarge(f"value is {size} bytes as compact JSON; the limit is {MAX_VALUE_BYTES}"))
+    if size > limit:
+        raise _fail(errors.ValueTooLarge(f"{what} is {size} bytes as compact JSON; the limit is {limit}"))
     return value
+
+
+def check_json_value(value: Any) -> Any:
+    return _check_json(value, "value", MAX_VALUE_BYTES)
 
 
 def check_metadata(value: Any) -> Any:
@@ -81,14 +86,7 @@ def check_metadata(value: Any) -> Any:
         return None
     if not isinstance(value, dict):
         raise _fail(errors.InvalidRequest("metadata must be a JSON object"))
-    try:
-        check_value(value, "metadata")
-    except errors.DataStoreError as exc:
-        raise _fail(exc) from None
-    size = utf8_len(dumps(value))
-    if size > MAX_METADATA_BYTES:
-        raise _fail(errors.ValueTooLarge(f"metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"))
-    return value
+    return _check_json(value, "metadata", MAX_METADATA_BYTES)
 
 
 def check_keys(value: Any) -> Any:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from .errors import BackendUnavailable, DataStoreError
 from .jsonutil import dumps, utf8_len
-from .models import MAX_VALUE_BYTES
 from .records import NamespaceStats, Record, Scope, Write, merge_metadata
 
 
@@ -104,27 +103,19 @@ class Store(ABC):
     def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
         """Read distinct keys in order while the values fit in `max_bytes`.
 
-        This default costs one `get` per key; backends override it with their
-        batch reads. A read is only counted for a record that is returned.
+        This default reads every key, then counts the reads of the records that
+        fit; backends override it with their batch reads. A read is only counted
+        for a record that is returned.
         """
-        result = ManyResult()
-        budget = max_bytes
-        for index, key in enumerate(keys):
-            # Peek without counting only when the largest possible value might not fit.
-            peek = reader is not None and budget < MAX_VALUE_BYTES + key_cost(key)
-            record = self.get(scope, key, reader=None if peek else reader, now=now)
-            if record is None:
-                continue
-            cost = response_cost(key, record)
-            if cost > budget:
-                result.unprocessed.extend(keys[index:])
-                break
-            if peek:
-                record = self.get(scope, key, reader=reader, now=now)
-                if record is None:
-                    continue
-            result.found[key] = record
-            budget -= cost
+        read = {key: record for key in keys if (record := self.get(scope, key, reader=None, now=now))}
+        result = within_budget(keys, read, max_bytes)
+        if reader is not None:
+            for key in list(result.found):
+                tracked = self.get(scope, key, reader=reader, now=now)
+                if tracked is None:  # deleted or expired in between
+                    del result.found[key]
+                else:
+                    result.found[key] = tracked
         return result
 
     def put_many(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:

@@ -84,3 +84,25 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError(f"server at {url} not ready after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def launch(
+    command: list[str],
+    log: Path,
+    exports: dict[str, str],
+    ready_url: str,
+    timeout: float = 60.0,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Started:
+    """Spawn a server, wait until `ready_url` answers, and return it with the
+    environment the tests need to reach it; a server that never gets ready is stopped."""
+    process = spawn(command, log, env=env, cwd=cwd)
+    started = Started(env=exports, process=process, log=log)
+    try:
+        wait_http(ready_url, process, log, timeout=timeout)
+    except RuntimeError:
+        started.stop()
+        raise
+    return started

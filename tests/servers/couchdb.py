@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import Started, Unavailable, free_port, spawn, wait_http
+from . import Started, Unavailable, free_port, launch
 
 NAME = "couchdb"
 REQUIRED = True
@@ -39,11 +39,5 @@ def start(workdir: Path) -> Started:
     port = free_port()
     log = workdir / "pouchdb-server.log"
     command = [str(BINARY), "--in-memory", "--host", "127.0.0.1", "--port", str(port), "--no-color"]
-    process = spawn(command, log, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/", process, log, timeout=60)
-    except RuntimeError:
-        Started({}, process).stop()
-        raise
-    return Started({"COUCHDB_URL": url}, process, log)
+    return launch(command, log, {"COUCHDB_URL": url}, url + "/", cwd=workdir)

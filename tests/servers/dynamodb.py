@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import Started, Unavailable, free_port, spawn, wait_http
+from . import Started, Unavailable, free_port, launch
 
 NAME = "dynamodb"
 REQUIRED = True
@@ -45,23 +45,14 @@ def start(workdir: Path) -> Started:
         raise Unavailable(f"moto[server] is not installed in this Python ({exc}); pip install 'moto[server]'") from exc
     port = free_port()
     log = workdir / "moto-server.log"
-    process = spawn(
+    return launch(
         [sys.executable, "-m", "tests.servers.dynamodb", "--port", str(port)],
         log,
+        {"AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{port}", **CREDENTIALS},
+        f"http://127.0.0.1:{port}/moto-api/",
         env=CREDENTIALS,
         cwd=Path(__file__).resolve().parents[2],
     )
-    started = Started(
-        env={"AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{port}", **CREDENTIALS},
-        process=process,
-        log=log,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/moto-api/", process, log, timeout=60)
-    except RuntimeError:
-        started.stop()
-        raise
-    return started
 
 
 def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import Started, Unavailable, free_port, spawn, wait_http
+from . import Started, Unavailable, free_port, launch
 
 NAME = "firestore"
 REQUIRED = False
@@ -53,19 +53,11 @@ def start(workdir: Path) -> Started:
         )
     port = free_port()
     log = workdir / "firestore-emulator.log"
-    process = spawn(
+    return launch(
         [java, "-Xmx1g", "-cp", str(jar), MAIN_CLASS, "--host=127.0.0.1", f"--port={port}", f"--project_id={PROJECT}"],
         log,
+        {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": PROJECT},
+        f"http://127.0.0.1:{port}/",
+        timeout=90,
         cwd=workdir if workdir.is_dir() else None,
     )
-    started = Started(
-        env={"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": PROJECT},
-        process=process,
-        log=log,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", process, log, timeout=90)
-    except RuntimeError:
-        started.stop()
-        raise
-    return started
