@@ -26,6 +26,10 @@ NEEDS: dict[str, set[str]] = {
     "stats": {"Query", "GetItem", "DeleteItem", "UpdateItem", "BatchWriteItem"},
 }
 
+# The table stream's consumer (functions/aws/ttl_sweeper): the marker and registry
+# updates of its transaction, and dropping an emptied entry (Query, DeleteItem).
+TTL_SWEEPER_NEEDS = {"UpdateItem", "Query", "DeleteItem"}
+
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -42,20 +46,25 @@ def iam_actions(operation: str, params: dict[str, Any]) -> set[str]:
 
 
 AUTHORIZER = "AuthorizerFunction"
+TTL_SWEEPER = "TtlSweeperFunction"
 
 
 def functions() -> dict[str, dict[str, Any]]:
-    """Serverless functions of the operations by logical id (all but the HTTP API's authorizer)."""
+    """Serverless functions of the operations by logical id (all but the authorizer and the TTL sweeper)."""
     resources = load_template(TEMPLATE)["Resources"]
     return {
         name: res
         for name, res in resources.items()
-        if res["Type"] == "AWS::Serverless::Function" and name != AUTHORIZER
+        if res["Type"] == "AWS::Serverless::Function" and name not in (AUTHORIZER, TTL_SWEEPER)
     }
 
 
 def authorizer_function() -> dict[str, Any]:
     return dict(load_template(TEMPLATE)["Resources"][AUTHORIZER])
+
+
+def ttl_sweeper_function() -> dict[str, Any]:
+    return dict(load_template(TEMPLATE)["Resources"][TTL_SWEEPER])
 
 
 def statements(function: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agent_datastore.backends import dynamodb_codec as codec
 from agent_datastore.backends.dynamodb_schema import create_table_request, load_template, table_properties
 from agent_datastore.models import REQUEST_MODELS
 
-from .iam import AUTHORIZER, NEEDS, ROOT, TEMPLATE, authorizer_function, functions, granted, statements
+from .iam import (
+    AUTHORIZER,
+    NEEDS,
+    ROOT,
+    TEMPLATE,
+    TTL_SWEEPER_NEEDS,
+    authorizer_function,
+    functions,
+    granted,
+    statements,
+    ttl_sweeper_function,
+)
 
 
 def routes():
@@ -105,6 +119,61 @@ def test_the_authorizer_may_only_read_the_token_secret():
     assert policies[0]["Fn::If"][0] == "HasTokenSecret" and policies[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
+def _matches(pattern: Any, data: Any) -> bool:
+    """Lambda event-filter matching, for the rules the template uses (exact values, `prefix`)."""
+    if isinstance(pattern, dict):
+        return isinstance(data, dict) and all(_matches(rule, data.get(name)) for name, rule in pattern.items())
+    return any(
+        data == rule if not isinstance(rule, dict) else isinstance(data, str) and data.startswith(rule["prefix"])
+        for rule in pattern
+    )
+
+
+def test_the_table_stream_feeds_the_ttl_sweeper_only_ttl_removals_of_records(table):
+    template = load_template(TEMPLATE)
+    assert table_properties(template)["StreamSpecification"] == {"StreamViewType": "OLD_IMAGE"}
+    request = create_table_request(table_properties(template), "t1")
+    assert request["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"}
+    function = ttl_sweeper_function()["Properties"]
+    assert function["CodeUri"] == "functions/aws/ttl_sweeper/"
+    assert "ttl_sweeper_handler()" in (ROOT / "functions/aws/ttl_sweeper/app.py").read_text()
+    (source,) = function["Events"].values()  # no route: only the stream invokes it
+    assert source["Type"] == "DynamoDB"
+    mapping = source["Properties"]
+    assert mapping["Stream"] == {"Fn::GetAtt": ["DataTable", "StreamArn"]}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert 1 <= mapping["BatchSize"] <= 1000 and mapping["MaximumBatchingWindowInSeconds"] > 0
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] > 0 and 0 < mapping["MaximumRecordAgeInSeconds"] <= 86400
+    queue = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"]
+    assert queue[1] == "Arn" and template["Resources"][queue[0]]["Type"] == "AWS::SQS::Queue"
+    (only,) = mapping["FilterCriteria"]["Filters"]
+    pattern = json.loads(only["Pattern"])
+    assert pattern["eventName"] == ["REMOVE"]
+    assert pattern["userIdentity"] == {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}
+    # The filter passes TTL removals of records, and nothing the consumer would ignore.
+    from .test_ttl_stream import stream_record
+
+    record = {"pk": {"S": "R#2#u1#ns"}, "sk": {"S": "k"}, "sz": {"N": "3"}}
+    assert _matches(pattern, stream_record(table, record))
+    assert not _matches(pattern, stream_record(table, record, identity=None))
+    assert not _matches(pattern, {**stream_record(table, record), "eventName": "MODIFY"})
+    for other in (codec.CHUNK_PREFIX, codec.REGISTRY_PREFIX, codec.REMOVAL_PREFIX):
+        assert not _matches(pattern, stream_record(table, {**record, "pk": {"S": other + "2#u1#ns"}}))
+
+
+def test_the_ttl_sweeper_has_its_own_least_privilege_role():
+    function = ttl_sweeper_function()
+    assert "Role" not in function["Properties"]  # its own role, made by SAM (plus the stream read it adds)
+    actions, resources = granted(function)
+    assert actions == TTL_SWEEPER_NEEDS  # test_ttl_stream checks its calls need exactly these
+    assert resources and all(resource == {"Fn::GetAtt": ["DataTable", "Arn"]} for resource in resources)
+    queue = function["Properties"]["Events"]["TtlRemovals"]["Properties"]["DestinationConfig"]["OnFailure"]
+    others = [statement for statement in statements(function) if "dynamodb:UpdateItem" not in statement["Action"]]
+    assert others == [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue["Destination"]}]
+
+
 def test_create_table_request_comes_from_the_template():
     request = create_table_request(table_properties(load_template(TEMPLATE)), "t1")
     assert request["TableName"] == "t1"
@@ -123,6 +192,8 @@ def test_created_table_matches_the_template(store):
     assert [index["IndexName"] for index in description["GlobalSecondaryIndexes"]] == ["expiry"]
     ttl = store.client.describe_time_to_live(TableName=store.table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    # The stream and its consumer come only with the SAM stack (docs/aws.md, "Running locally").
+    assert "StreamSpecification" not in description
 
 
 def test_cfn_lint_is_clean():

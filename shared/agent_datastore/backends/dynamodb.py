@@ -9,7 +9,8 @@
 - `dynamodb_reads`: get, get_many, list_keys, a namespace's records;
 - `dynamodb_writes`: set, increment, delete, restore and their transactions;
 - `dynamodb_batch`: set_many and clear;
-- `dynamodb_registry`: the namespace registry and the purge of expired records.
+- `dynamodb_registry`: the namespace registry, the purge of expired records,
+  and the accounting of records DynamoDB's TTL deleted (fed by `aws_ttl`).
 
 Round trips per operation (asserted by tests/aws):
 
@@ -75,6 +76,10 @@ class DynamoDBStore(Store):
         from .dynamodb_schema import table_definition
 
         request, ttl = table_definition(self.table)
+        # The stream only feeds the SAM stack's TtlSweeperFunction, and the stack makes its own table:
+        # a table made here would have no consumer (and moto, the test server, copies every stream
+        # record on each transaction).
+        request.pop("StreamSpecification", None)
         try:
             self.client.create_table(**request)
         except ClientError as exc:
@@ -140,6 +145,10 @@ class DynamoDBStore(Store):
 
     def purge_expired(self, now: int, user_id: str | None = None) -> int:
         return registry.purge_expired(self.db, now, user_id)
+
+    def forget_ttl_removal(self, item: dict[str, Any], event_id: str, now: int) -> str:
+        """Account for an item DynamoDB's TTL deleted (the table stream's consumer, `aws_ttl`)."""
+        return registry.forget_ttl_removal(self.db, item, event_id, now)
 
     # -- operator interface --------------------------------------------------
 

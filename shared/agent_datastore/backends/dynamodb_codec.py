@@ -7,11 +7,14 @@ One table, string hash key `pk` and string range key `sk`:
 | record          | `R#<len(user)>#<user>#<namespace>`  | the key, verbatim          |
 | value chunk     | `C#<len(user)>#<user>#<namespace>`  | `<sha256(key)>#<gen>#<i>`  |
 | namespace entry | `U#<user>`                          | the namespace, verbatim    |
+| TTL removal     | `X#<len(user)>#<user>#<namespace>`  | the stream event's id      |
 
 `len(user)` is the user id's length in UTF-8 bytes, so the user id ends at a
 known offset and nothing a user id or namespace contains can make two
 scopes share a partition (API.md section 7). The first letter separates
-the three kinds of item. The sort key of a record is the key itself, so a
+the kinds of item. A TTL removal item remembers, for two days, that the
+stream consumer (`aws_ttl`) took one TTL-deleted record out of the
+registry, so a redelivered stream event is not applied twice. The sort key of a record is the key itself, so a
 Query returns keys in DynamoDB's string order, which is the order of their
 UTF-8 bytes - the contract's order.
 
@@ -47,6 +50,7 @@ CHUNK_BYTES = 380_000
 RECORD_PREFIX = "R#"
 CHUNK_PREFIX = "C#"
 REGISTRY_PREFIX = "U#"
+REMOVAL_PREFIX = "X#"
 
 # Record attributes read when the value itself is not needed.
 META_ATTRIBUTES = ["pk", "sk", "m", "cb", "la", "ac", "ca", "ua", "ver", "exp", "sz", "vn", "vg", "vz"]
@@ -66,6 +70,11 @@ def chunk_pk(scope: Scope) -> str:
 
 def registry_pk(user_id: str) -> str:
     return REGISTRY_PREFIX + user_id
+
+
+def removal_key(scope: Scope, event_id: str) -> dict[str, Any]:
+    """Key of the item recording that stream event `event_id` (a TTL removal) was applied."""
+    return {"pk": {"S": REMOVAL_PREFIX + scope_body(scope)}, "sk": {"S": event_id}}
 
 
 def parse_scope(pk: str) -> Scope:

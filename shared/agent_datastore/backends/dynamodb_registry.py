@@ -5,6 +5,11 @@ count, bytes and last write; writes update it in their own transaction.
 `list_namespaces` and `stats` first purge the user's expired records
 through the sparse expiry index, then Query the user's entries: never a
 table scan, whatever the number of keys.
+
+Records that DynamoDB's own TTL deletes first never reach that purge: the
+table's stream hands them to `forget_ttl_removal` (through `aws_ttl`),
+which takes each out of its entry exactly once (docs/aws.md, "Expiry and
+the namespace registry").
 """
 
 from __future__ import annotations
@@ -12,13 +17,19 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
+from ..errors import BackendUnavailable
 from ..records import NamespaceStats
 from . import dynamodb_codec as codec
 from .dynamodb_client import ConditionFailed
-from .dynamodb_table import EXPIRY_INDEX, MAX_TX_ITEMS, Raced, Table, names
-from .dynamodb_writes import delete_items
+from .dynamodb_table import EXPIRY_INDEX, MAX_RACES, MAX_TX_ITEMS, Raced, Table, names
+from .dynamodb_writes import delete_items, registry_update
+from .retry import backoff
+
+# How long a TTL removal stays remembered: longer than a stream keeps its
+# records (24 hours), so no redelivery can come after its marker is gone.
+REMOVAL_MEMORY_SECONDS = 2 * 24 * 3600
 
 
 def entries(db: Table, user_id: str, prefix: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
@@ -144,3 +155,42 @@ def purge_expired(db: Table, now: int, user_id: str | None = None) -> int:
                 except Raced:
                     continue
     return purged
+
+
+def forget_ttl_removal(
+    db: Table, item: dict[str, Any], event_id: str, now: int
+) -> Literal["applied", "replayed", "not_a_record"]:
+    """Take a record item that DynamoDB's TTL deleted out of its registry entry, once per stream event.
+
+    `item` is the deleted item (the stream's old image), `event_id` the stream event's id, the same on
+    every redelivery. One transaction creates the event's removal marker, conditioned on its absence, and
+    decrements the entry: a redelivered event finds the marker and changes nothing. Chunk, registry and
+    marker items are not records: their removals change no count. An emptied entry is then removed.
+    """
+    pk = item["pk"]["S"]
+    if not pk.startswith(codec.RECORD_PREFIX):
+        return "not_a_record"
+    scope = codec.parse_scope(pk)
+    marker = {
+        "Update": {
+            "TableName": db.name,
+            "Key": codec.removal_key(scope, event_id),
+            "UpdateExpression": "SET #ttl = :ttl",
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": names("ttl", "pk"),
+            "ExpressionAttributeValues": {":ttl": {"N": str(now // 1000 + REMOVAL_MEMORY_SECONDS)}},
+        }
+    }
+    # An expiry is not a write: the entry's last write time stays as it is.
+    decrement = registry_update(db, scope, -1, -codec.stored_size(item), None)
+    for attempt in range(MAX_RACES):
+        try:
+            db.transact([marker, decrement])
+        except Raced as race:
+            if not race.reread:  # exactly one failed condition, the marker's: applied before
+                return "replayed"
+            backoff(attempt)  # a concurrent write to the same entry: try again
+            continue
+        entries(db, scope.user_id, namespace=scope.namespace)  # removes the entry if that emptied it
+        return "applied"
+    raise BackendUnavailable("the namespace registry is being written too often; retry shortly")

@@ -25,18 +25,22 @@ logger = logging.getLogger("agent_datastore.dynamodb")
 Plan = list[tuple[dict[str, Any] | None, Record]]
 
 
-def _registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: int) -> dict[str, Any]:
+def registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: int | None) -> dict[str, Any]:
+    """The transaction action that adds `keys` and `size` to the scope's registry entry;
+    `updated_at` (None: left as it is) becomes its last write time."""
+    expression, attributes = "ADD #n :dn, #b :db", ["n", "b"]
+    values = {":dn": {"N": str(keys)}, ":db": {"N": str(size)}}
+    if updated_at is not None:
+        expression += " SET #ua = :ua"
+        attributes.append("ua")
+        values[":ua"] = {"N": str(updated_at)}
     return {
         "Update": {
             "TableName": db.name,
             "Key": codec.registry_key(scope),
-            "UpdateExpression": "ADD #n :dn, #b :db SET #ua = :ua",
-            "ExpressionAttributeNames": names("n", "b", "ua"),
-            "ExpressionAttributeValues": {
-                ":dn": {"N": str(keys)},
-                ":db": {"N": str(size)},
-                ":ua": {"N": str(updated_at)},
-            },
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names(*attributes),
+            "ExpressionAttributeValues": values,
         }
     }
 
@@ -111,7 +115,7 @@ def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
             actions.append(_put_action(db, scope, old, record, payload))
             keys += 0 if old else 1
             size += record.size - codec.stored_size(old)
-        actions.append(_registry_update(db, scope, keys, size, updated_at))
+        actions.append(registry_update(db, scope, keys, size, updated_at))
         db.transact(actions)
     except BaseException:
         for new_item in written:
@@ -128,7 +132,7 @@ def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int,
     if only_expired:
         extra, values = " AND #exp <= :now", {":now": {"N": str(now)}}
     actions = [_delete_action(db, scope, item, extra, values) for item in items]
-    actions.append(_registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), now))
+    actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), now))
     db.transact(actions)
     for item in items:
         _delete_chunks(db, scope, item)
