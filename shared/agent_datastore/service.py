@@ -13,7 +13,7 @@ from typing import Any
 
 from . import cursor, models
 from .identity import Identity
-from .jsonutil import dumps
+from .jsonutil import dumps, utf8_len
 from .records import Record, Scope, Write, now_ms
 from .settings import Settings
 from .store import Store, key_cost
@@ -96,6 +96,9 @@ class DataStoreService:
         limit = request.limit or models.MAX_PAGE
         after = cursor.decode(self.settings.cursor_key, scope, request.cursor) if request.cursor is not None else None
         now = self.clock()
+        if utf8_len(request.prefix) > models.MAX_KEY_BYTES:
+            # No key is that long: answer without asking a backend (some refuse such long bounds).
+            return {"keys": [], "next_cursor": None, **({"values": {}} if request.include_values else {})}
         keys = self.store.list_keys(scope, prefix=request.prefix, after=after, limit=limit + 1, now=now)
         more = len(keys) > limit
         keys = keys[:limit]
@@ -119,6 +122,8 @@ class DataStoreService:
         return body
 
     def op_list_namespaces(self, request: models.ListNamespacesRequest, identity: Identity) -> dict[str, Any]:
+        if utf8_len(request.prefix) > models.MAX_NAMESPACE_BYTES:
+            return {"namespaces": []}  # no namespace is that long
         names = self.store.list_namespaces(identity.user_id, prefix=request.prefix, now=self.clock())
         return {"namespaces": [name for name in names if identity.sees(name)]}
 

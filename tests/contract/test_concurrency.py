@@ -78,3 +78,21 @@ def test_concurrent_cas_counter(ds, namespace):
 
     run(20, bump)
     assert ds("get", namespace=namespace, key="c")["value"] == 20
+
+
+@pytest.mark.parametrize("writer", ["set", "increment"])
+def test_concurrent_reads_and_writes_lose_no_read(ds, writer):
+    ds("set", key="r", value=0, metadata={"m": 1})
+
+    def work(i):
+        if i % 2:
+            return ds("get", key="r")
+        if writer == "set":
+            return ds("set", key="r", value=i)
+        return ds("increment", key="r")
+
+    run(N, work)
+    record = ds("get", key="r", include_record=True, track_access=False)["record"]
+    assert record["accessCount"] == N // 2
+    assert record["version"] == 1 + N // 2
+    assert record["metadata"] == {"m": 1}

@@ -165,3 +165,24 @@ def test_clear_resumes_when_out_of_time(ds, service):
         assert calls < 700
     assert total == 600
     assert ds("list_namespaces")["namespaces"] == []
+
+
+def test_stats_updated_at_is_not_moved_by_deletes(ds, clock):
+    ds("set", namespace="s", key="a", value=1)
+    clock.advance(1)
+    ds("set_many", namespace="s", items={"b": 2, "c": 3})
+    written = ds("get", namespace="s", key="b", include_record=True, track_access=False)["record"]["updatedAt"]
+    clock.advance(1)
+    ds("delete", namespace="s", key="b")
+    clock.advance(1)
+    ds("clear", namespace="other")
+    assert ds("stats", namespace="s")["namespaces"][0]["updatedAt"] == written
+
+
+@pytest.mark.parametrize("size", [1025, 1200, 3000])
+def test_prefixes_longer_than_any_key_or_namespace_match_nothing(ds, size):
+    ds("set", key="k" * 1024, value=1)
+    assert ds("list_keys", prefix="k" * size) == {"keys": [], "next_cursor": None}
+    assert ds("list_keys", prefix="😀" * (size // 4 + 1)) == {"keys": [], "next_cursor": None}
+    assert ds("list_namespaces", prefix="d" * size) == {"namespaces": []}
+    assert ds("list_namespaces", prefix="😀" * (size // 4 + 1)) == {"namespaces": []}
