@@ -48,7 +48,7 @@ class FirestoreRegistry(FirestoreWrites):
         else:
             rows = self._fresh_registry(user_id, "", now)
         return [
-            NamespaceStats(row["namespace"], row["keys"], row["bytes"], row["updated_at"])
+            NamespaceStats(row["namespace"], row["keys"], row["bytes"], row.get("updated_at", 0))
             for row in rows
             if row.get("keys", 0) > 0
         ]
@@ -84,7 +84,7 @@ class FirestoreRegistry(FirestoreWrites):
             writes += self._stage_delete(tx, ref, marker_ref, old, marker, delta)
             count += 1 if expired_only or (old is not None and not expired) else 0
         if writes:
-            self._stage_registry(tx, scope, delta, now)
+            self._stage_registry(tx, scope, delta, None)
         return count
 
     def _delete_pages(

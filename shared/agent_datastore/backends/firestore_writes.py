@@ -84,7 +84,9 @@ class FirestoreWrites(FirestoreBase):
             writes += 1
         return writes
 
-    def _stage_registry(self, tx: Any, scope: Scope, delta: Delta, updated_at: int) -> None:
+    def _stage_registry(self, tx: Any, scope: Scope, delta: Delta, updated_at: int | None) -> None:
+        """Apply `delta` to the namespace's registry entry; `updated_at` None (deletes):
+        a delete is not a write of a value, so stats' updatedAt stays where it was."""
         from google.cloud.firestore import Increment, Maximum, Minimum
 
         data: Data = {
@@ -92,8 +94,9 @@ class FirestoreWrites(FirestoreBase):
             "namespace": scope.namespace,
             "keys": Increment(delta.keys),
             "bytes": Increment(delta.bytes),
-            "updated_at": Maximum(updated_at),
         }
+        if updated_at is not None:
+            data["updated_at"] = Maximum(updated_at)
         if delta.next_expiry is not None:
             data["next_expiry"] = Minimum(delta.next_expiry)
         tx.set(self._registry(scope), data, merge=True)
@@ -142,7 +145,7 @@ class FirestoreWrites(FirestoreBase):
             if old is not None or marker is not None:
                 delta = Delta()
                 self._stage_delete(tx, ref, marker_ref, old, marker, delta)
-                self._stage_registry(tx, scope, delta, now)
+                self._stage_registry(tx, scope, delta, None)
             return existing is not None
 
         return self._transact(remove, [ref])
