@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import compact, known_bug, parse_time
+from .conftest import compact, parse_time
 
 
 def test_set_then_get_round_trips_every_json_type(api):
@@ -415,11 +415,7 @@ def test_concurrent_increments_on_missing_key(api):
     assert api.record("c")["version"] == 16
 
 
-LOST_READS = "a read that runs concurrently with an overwrite/increment loses its accessCount +1"
-
-
-def test_concurrent_overwrites_and_reads_keep_accounting(new_api, backend, request):
-    known_bug(request, backend, {"dynamodb"}, LOST_READS)
+def test_concurrent_overwrites_and_reads_keep_accounting(new_api):
     writer = new_api(agent="w")
     writer.ok("set", {"key": "k", "value": 0, "metadata": {"keep": 1}})
 
@@ -437,8 +433,7 @@ def test_concurrent_overwrites_and_reads_keep_accounting(new_api, backend, reque
     assert record["accessCount"] == 30
 
 
-def test_concurrent_increments_and_reads_keep_accounting(new_api, backend, request):
-    known_bug(request, backend, {"dynamodb"}, LOST_READS)
+def test_concurrent_increments_and_reads_keep_accounting(new_api):
     api = new_api()
     api.ok("set", {"key": "k", "value": 0})
 
@@ -520,8 +515,7 @@ def test_updated_at_is_monotonic_over_quick_rewrites(api):
     assert stamps == sorted(stamps)
 
 
-def test_stats_updated_at_is_not_moved_by_deletes(api, backend, request):
-    known_bug(request, backend, {"dynamodb"}, "a delete moves stats.updatedAt to the time of the delete")
+def test_stats_updated_at_is_not_moved_by_deletes(api, backend):
     api.ok("set", {"namespace": "s", "key": "a", "value": 1})
     time.sleep(0.01)
     api.ok("set_many", {"namespace": "s", "items": {"b": 2}})

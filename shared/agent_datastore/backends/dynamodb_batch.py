@@ -81,9 +81,12 @@ def put_many(db: Table, scope: Scope, items: list[tuple[str, Write]], now: int) 
 
 def clear(db: Table, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
     expression, attribute_names = projection(CLEAR_ATTRIBUTES)
-    deleted = 0
-    attempt = 0
+    deleted, batches, attempt = 0, 0, 0
     while True:
+        # Each call deletes at least one batch (so a repeated clear progresses); after that no
+        # batch is started past the deadline, not even the retry of one that lost a race.
+        if batches and time.monotonic() >= deadline:
+            return deleted, False
         page = db.call(
             "query",
             TableName=db.name,
@@ -105,8 +108,7 @@ def clear(db: Table, scope: Scope, *, now: int, deadline: float) -> tuple[int, b
                 raise BackendUnavailable("clear kept racing with other writers; retry") from None
             backoff(attempt)
             continue
+        batches += 1
         deleted += sum(1 for item in items if codec.is_live(item, now))
         if len(items) < MAX_TX_ITEMS and not page.get("LastEvaluatedKey"):
             return deleted, True
-        if time.monotonic() >= deadline:
-            return deleted, False

@@ -54,6 +54,9 @@ REMOVAL_PREFIX = "X#"
 
 # Record attributes read when the value itself is not needed.
 META_ATTRIBUTES = ["pk", "sk", "m", "cb", "la", "ac", "ca", "ua", "ver", "exp", "sz", "vn", "vg", "vz"]
+# Record attributes only some records have (the value's form, an expiry): a write removes those
+# its new record lacks.
+OPTIONAL_ATTRIBUTES = ("v", "vb", "vn", "vg", "vz", "exp", "ttl", "xu")
 
 
 def scope_body(scope: Scope) -> str:

@@ -56,15 +56,34 @@ def _guard(old: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _put_action(
+def _write_action(
     db: Table, scope: Scope, old: dict[str, Any] | None, record: Record, payload: codec.Payload
 ) -> dict[str, Any]:
+    """An Update (not a Put) that writes `record` over `old`: it SETs every field a write owns,
+    REMOVEs the optional ones the new record lacks, and moves `accessCount` by its difference from
+    `old` (0 for an overwrite, which keeps it) with ADD, so a read's `ADD` landing between our read
+    and this write is kept. Reads do not change the version, so the guard cannot see them."""
+    item = codec.record_item(scope, record, payload)
+    fields = [name for name in item if name not in ("pk", "sk", "ac")]
+    removed = [name for name in codec.OPTIONAL_ATTRIBUTES if name not in item]
+    expression = "SET " + ", ".join(f"#{name} = :new_{name}" for name in fields) + " ADD #ac :new_ac"
+    if removed:
+        expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+    guard = _guard(old)
+    access_delta = record.access_count - (int(old["ac"]["N"]) if old is not None else 0)
     return {
-        "Put": {
+        "Update": {
             "TableName": db.name,
-            "Item": codec.record_item(scope, record, payload),
+            "Key": codec.record_key(scope, record.key),
+            "UpdateExpression": expression,
+            "ConditionExpression": guard["ConditionExpression"],
+            "ExpressionAttributeNames": {**guard["ExpressionAttributeNames"], **names("ac", *fields, *removed)},
+            "ExpressionAttributeValues": {
+                **guard.get("ExpressionAttributeValues", {}),
+                **{f":new_{name}": item[name] for name in fields},
+                ":new_ac": {"N": str(access_delta)},
+            },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            **_guard(old),
         }
     }
 
@@ -112,7 +131,7 @@ def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
                 written.append(
                     {"sk": {"S": record.key}, "vn": {"N": str(len(chunks))}, "vg": {"S": payload.generation}}
                 )
-            actions.append(_put_action(db, scope, old, record, payload))
+            actions.append(_write_action(db, scope, old, record, payload))
             keys += 0 if old else 1
             size += record.size - codec.stored_size(old)
         actions.append(registry_update(db, scope, keys, size, updated_at))
@@ -132,7 +151,8 @@ def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int,
     if only_expired:
         extra, values = " AND #exp <= :now", {":now": {"N": str(now)}}
     actions = [_delete_action(db, scope, item, extra, values) for item in items]
-    actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), now))
+    # A delete is not a write of a value: the entry's last write time stays (docs/contract-notes.md).
+    actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), None))
     db.transact(actions)
     for item in items:
         _delete_chunks(db, scope, item)
