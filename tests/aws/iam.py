@@ -15,14 +15,14 @@ TEMPLATE = ROOT / "template.yaml"
 # that the calls really made by the handlers need nothing else).
 NEEDS: dict[str, set[str]] = {
     "get": {"GetItem", "UpdateItem", "BatchGetItem"},
-    "set": {"GetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+    "set": {"GetItem", "UpdateItem", "BatchWriteItem"},
     "delete": {"GetItem", "DeleteItem", "UpdateItem", "BatchWriteItem"},
     "list_keys": {"Query", "GetItem", "BatchGetItem", "UpdateItem"},
     "list_namespaces": {"Query", "GetItem", "DeleteItem", "UpdateItem", "BatchWriteItem"},
     "clear": {"Query", "DeleteItem", "UpdateItem", "BatchWriteItem"},
     "get_many": {"GetItem", "BatchGetItem", "UpdateItem"},
-    "set_many": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
-    "increment": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+    "set_many": {"BatchGetItem", "UpdateItem", "BatchWriteItem"},
+    "increment": {"GetItem", "BatchGetItem", "UpdateItem", "BatchWriteItem"},
     "stats": {"Query", "GetItem", "DeleteItem", "UpdateItem", "BatchWriteItem"},
 }
 
