@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -63,6 +64,7 @@ class Api:
         self._settings = settings
         self._store = store
         self._service: DataStoreService | None = None
+        self._lock = threading.Lock()
 
     @property
     def settings(self) -> Settings:
@@ -73,11 +75,14 @@ class Api:
     @property
     def service(self) -> DataStoreService:
         if self._service is None:
-            if self._store is None:
-                from .backends import create_store
+            # Threaded servers (functions-framework, the local server) may ask at once.
+            with self._lock:
+                if self._service is None:
+                    if self._store is None:
+                        from .backends import create_store
 
-                self._store = create_store(self.settings)
-            self._service = DataStoreService(self._store, self.settings)
+                        self._store = create_store(self.settings)
+                    self._service = DataStoreService(self._store, self.settings)
         return self._service
 
     def close(self) -> None:
