@@ -117,7 +117,9 @@ class Api:
 
     # -- AWS HTTP API payload v2 (also what the local server builds) -------
 
-    def handle_http(self, event: Mapping[str, Any], operation: str | None, request_id: str) -> Response:
+    def handle_http(
+        self, event: Mapping[str, Any], operation: str | None, request_id: str, deadline: float | None = None
+    ) -> Response:
         context = event.get("requestContext") or {}
         method = str((context.get("http") or {}).get("method", "POST")).upper()
         headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
@@ -141,6 +143,7 @@ class Api:
             raw,
             lambda: auth.authenticate(self.settings, headers, context),
             request_id,
+            deadline,
         )
 
     def handle_direct(
@@ -181,7 +184,7 @@ def make_handler(operation: str | None, api: Api | None = None) -> Callable[[Any
     def handler(event: Any, context: Any = None) -> dict[str, Any]:
         request_id = request_id_of(event, context)
         if is_http_event(event):
-            response = shared.handle_http(event, operation, request_id)
+            response = shared.handle_http(event, operation, request_id, deadline_from_context(context))
             headers = {**JSON_HEADERS, **response.headers, "x-request-id": request_id}
             return {"statusCode": response.status, "headers": headers, "body": response.encoded_body()}
         if not isinstance(event, Mapping):

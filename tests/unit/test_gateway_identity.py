@@ -50,3 +50,36 @@ def test_claims_from_the_jwt_authorizer_are_used():
     (record,) = store.scan("carol")
     assert record.created_by_agent == "ci"
     assert handler(event({"key": "k", "value": 1}, {}, claims={"iss": "x"}), None)["statusCode"] == 401
+
+
+def test_clear_over_http_stops_before_the_function_times_out():
+    import time
+    from types import SimpleNamespace
+
+    from agent_datastore.adapter import deadline_from_context
+
+    context = SimpleNamespace(aws_request_id="r", get_remaining_time_in_millis=lambda: 10_000)
+    started = time.monotonic()
+    deadline = deadline_from_context(context)
+    assert deadline is not None and 6.5 < deadline - started <= 7.0  # 3 s kept for answering
+
+    seen = {}
+
+    class Store(MemoryStore):
+        def clear(self, scope, *, now, deadline):
+            seen["deadline"] = deadline
+            return super().clear(scope, now=now, deadline=deadline)
+
+    handler = make_handler("clear", Api(Settings(auth="gateway"), Store()))
+    answer = handler(
+        {
+            "version": "2.0",
+            "rawPath": "/v1/clear",
+            "headers": {},
+            "requestContext": {"http": {"method": "POST"}, "authorizer": {"jwt": {"claims": {"sub": "u"}}}},
+            "body": "{}",
+        },
+        context,
+    )
+    assert answer["statusCode"] == 200
+    assert seen["deadline"] - time.monotonic() < 7.0
