@@ -61,7 +61,7 @@ def test_clear_over_http_stops_before_the_function_times_out():
     context = SimpleNamespace(aws_request_id="r", get_remaining_time_in_millis=lambda: 10_000)
     started = time.monotonic()
     deadline = deadline_from_context(context)
-    assert deadline is not None and 6.5 < deadline - started <= 7.0  # 3 s kept for answering
+    assert deadline is not None and 6.5 < deadline - started < 7.1  # 3 s kept for answering
 
     seen = {}
 
