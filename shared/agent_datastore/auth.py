@@ -217,6 +217,9 @@ def identity_from_authorizer(context: Mapping[str, Any], agent: str) -> Identity
     """Identity the Lambda authorizer verified. A capability token names its agent, scope and
     expiry; a platform JWT leaves the agent to `X-Agent-Name` (`agent`), as with the JWT authorizer.
     The gateway caches the answer for a few seconds, so the expiry is checked again here."""
+    denied = context.get("denied")
+    if denied is not None:
+        raise Unauthorized(str(denied))
     user, named, ns_prefix = context.get("userId"), context.get("agentName"), context.get("nsPrefix")
     read_only, expires = context.get("readOnly", False), context.get("expiresAt", math.inf)
     if isinstance(read_only, str):  # should API Gateway ever pass context values on as text

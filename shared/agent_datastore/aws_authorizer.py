@@ -14,10 +14,12 @@ API.md section 5 get through the one gateway:
   header may differ between requests with the same JWT).
 
 The functions take the identity from `requestContext.authorizer.lambda`
-(`auth.identity_from_authorizer`), never from headers the client set. Anything
-else is `{"isAuthorized": false}`, which API Gateway turns into its own 403
-(docs/aws.md). A secret or key set that cannot be fetched raises instead: the
-gateway answers 500 and, unlike a denial, does not cache it.
+(`auth.identity_from_authorizer`), never from headers the client set. A
+credential that fails is answered `{"isAuthorized": true, "context": {"denied":
+reason}}`: the function then answers the contract's 401 `unauthorized` (API
+Gateway's own denial would be a 403 outside the contract's error shape). A
+secret or key set that cannot be fetched raises instead: the gateway answers
+500 and, unlike a denial, does not cache it.
 """
 
 from __future__ import annotations
@@ -134,15 +136,24 @@ def authorizer_context(
     return context
 
 
+def denial(reason: str) -> dict[str, Any]:
+    """A refused credential. The request still goes on to the function, whose only
+    possible answer is the contract's 401 `unauthorized` with this reason: API
+    Gateway's own refusal would be a 403 `{"message": "Forbidden"}`, in neither the
+    contract's status nor its error shape. The context has no `userId`, so no code
+    path can read an identity from it (`auth.identity_from_authorizer`)."""
+    return {"isAuthorized": True, "context": {"denied": reason}}
+
+
 def authorize(event: Any, settings: Settings, clients: JwksClients = JWKS_CLIENTS) -> dict[str, Any]:
-    """The simple response: allowed with the verified context, or denied."""
+    """The simple response: the verified identity, or a denial the function answers with 401."""
     if not isinstance(event, Mapping):
-        return {"isAuthorized": False}
+        return denial("the request is malformed")
     try:
         context = authorizer_context(event, settings, clients)
     except Unauthorized as exc:
         logger.info("request denied: %s", exc.message)
-        return {"isAuthorized": False}
+        return denial(exc.message)
     return {"isAuthorized": True, "context": context}
 
 

@@ -128,6 +128,12 @@ def hs256_by_hand(header: dict[str, Any], claims: dict[str, Any], key: bytes) ->
 # -- capability tokens ---------------------------------------------------
 
 
+def assert_denied(answer: dict[str, Any]) -> None:
+    """A denial reaches the function only as a reason, with no identity in it."""
+    assert answer["isAuthorized"] is True
+    assert set(answer["context"]) == {"denied"} and isinstance(answer["context"]["denied"], str)
+
+
 def test_a_capability_token_is_allowed_with_its_identity(settings):
     token = auth.mint_token(
         "capability-secret-one-of-32-bytes-at-least", user="u1", agent="indexer", ns_prefix="notes", read_only=True
@@ -167,20 +173,20 @@ def test_a_capability_token_is_allowed_with_its_identity(settings):
     ],
 )
 def test_bad_capability_tokens_are_denied(settings, token):
-    assert authorize(request(token), settings, JwksClients()) == {"isAuthorized": False}
+    assert_denied(authorize(request(token), settings, JwksClients()))
 
 
 def test_no_or_non_bearer_credentials_are_denied(settings):
-    assert authorize(request(None), settings, JwksClients()) == {"isAuthorized": False}
+    assert_denied(authorize(request(None), settings, JwksClients()))
     basic = request(None)
     basic["headers"]["authorization"] = "Basic dTE6cHc="
-    assert authorize(basic, settings, JwksClients()) == {"isAuthorized": False}
-    assert authorize("not an event", settings, JwksClients()) == {"isAuthorized": False}
+    assert_denied(authorize(basic, settings, JwksClients()))
+    assert_denied(authorize("not an event", settings, JwksClients()))
 
 
 def test_capability_tokens_are_denied_when_no_secret_is_configured(keys):
     bare = Settings(auth="gateway", jwt_issuer=keys.issuer, jwt_audience=AUDIENCE)
-    assert authorize(request(capability()), bare, JwksClients()) == {"isAuthorized": False}
+    assert_denied(authorize(request(capability()), bare, JwksClients()))
 
 
 # -- platform JWTs from the issuer's JWKS --------------------------------
@@ -223,7 +229,7 @@ def test_the_key_set_is_fetched_once_and_kept(settings, keys):
     ],
 )
 def test_bad_platform_jwts_are_denied(settings, keys, overrides):
-    assert authorize(request(keys.token(**overrides)), settings, JwksClients()) == {"isAuthorized": False}
+    assert_denied(authorize(request(keys.token(**overrides)), settings, JwksClients()))
 
 
 def test_platform_jwts_signed_by_another_key_or_confused_are_denied(settings, keys):
@@ -237,12 +243,12 @@ def test_platform_jwts_signed_by_another_key_or_confused_are_denied(settings, ke
     public = jwt.algorithms.RSAAlgorithm.to_jwk(keys.rsa.public_key()).encode()
     confused = hs256_by_hand({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, {**claims, "agent": "a"}, public)
     for token in (forged, unknown_kid, wrong_type, confused):
-        assert authorize(request(token), settings, JwksClients()) == {"isAuthorized": False}
+        assert_denied(authorize(request(token), settings, JwksClients()))
 
 
 def test_platform_jwts_are_denied_without_an_issuer_and_audience(keys):
     for settings in (Settings(token_secret=SECRET), Settings(token_secret=SECRET, jwt_issuer=keys.issuer)):
-        assert authorize(request(keys.token()), settings, JwksClients()) == {"isAuthorized": False}
+        assert_denied(authorize(request(keys.token()), settings, JwksClients()))
 
 
 def test_an_unreachable_key_set_is_an_error_not_a_denial(keys):
@@ -261,7 +267,7 @@ def test_the_authorizer_app_reads_its_settings_from_the_environment(monkeypatch,
     handler = load_app("authorizer").handler
     assert handler(request(capability()), context("authorizer"))["context"]["userId"] == "user-7f3a9c"
     assert handler(request(keys.token()), context("authorizer"))["context"]["userId"] == "platform-user"
-    assert handler(request(capability(kid="k2")), context("authorizer")) == {"isAuthorized": False}
+    assert_denied(handler(request(capability(kid="k2")), context("authorizer")))
 
 
 # -- end to end: the authorizer's context through the real functions -----
@@ -345,3 +351,21 @@ def test_a_malformed_context_is_a_401(apps, settings):
     for broken in ({"agentName": "a"}, {"userId": "u", "readOnly": "maybe"}, {"userId": "u", "nsPrefix": 3}):
         status, body = through_gateway(apps["get"], {"isAuthorized": True, "context": broken}, token, {"key": "k"})
         assert status == 401 and body["error"]["code"] == "unauthorized", broken
+
+
+def test_a_refused_credential_is_the_contracts_401_from_the_function(apps, settings, keys):
+    expired = auth.mint_token("capability-secret-one-of-32-bytes-at-least", user="u-old", agent="a", ttl_seconds=1)
+    time.sleep(1.1)
+    forged = capability()[:-4] + "AAAA"
+    for token, reason in [(expired, "expired"), (forged, "not valid"), (keys.token(aud="x"), "")]:
+        answer = authorize(request(token), settings, JwksClients())
+        assert_denied(answer)
+        status, body = through_gateway(apps["get"], answer, token, {"key": "k"})
+        assert status == 401, body
+        assert body["error"]["code"] == "unauthorized" and reason in body["error"]["message"]
+        assert set(body["error"]) == {"code", "message", "request_id"}
+    # Nothing in a denial is an identity: not even with a user id smuggled in beside it.
+    status, body = through_gateway(
+        apps["get"], {"isAuthorized": True, "context": {"denied": "no", "userId": "u"}}, "t", {"key": "k"}
+    )
+    assert status == 401
