@@ -202,3 +202,13 @@ def test_cfn_lint_is_clean():
         pytest.skip("cfn-lint is not installed in this environment")
     result = subprocess.run([str(lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_batches_the_ttl_sweeper_gives_up_on_raise_an_alarm():
+    resources = load_template(TEMPLATE)["Resources"]
+    alarm = resources["TtlSweeperFailureAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["TtlSweeperFailureQueue", "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
