@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import threading
 import time
@@ -199,8 +198,3 @@ def make_handler(operation: str | None, api: Api | None = None) -> Callable[[Any
 
     handler.api = shared  # type: ignore[attr-defined]
     return handler
-
-
-def decode_http_response(result: Mapping[str, Any]) -> tuple[int, Any]:
-    """Test helper: status and decoded body of an HTTP handler result."""
-    return int(result["statusCode"]), json.loads(result["body"])

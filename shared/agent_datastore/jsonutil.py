@@ -107,11 +107,3 @@ def is_finite_double(number: int | float) -> bool:
         return math.isfinite(float(number))
     except OverflowError:
         return False
-
-
-def is_valid_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
