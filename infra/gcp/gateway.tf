@@ -1,29 +1,35 @@
+# One API Gateway per entry point (local.entry_points), each calling only its own
+# functions with its own service account.
 resource "google_service_account" "gateway" {
-  account_id   = substr("${var.name}-gateway", 0, 30)
-  display_name = "${var.name} API Gateway backend caller"
+  for_each     = local.entry_points
+  account_id   = substr(each.value.gateway_sa, 0, 30)
+  display_name = "${each.value.name} API Gateway backend caller"
 }
 
 resource "google_api_gateway_api" "api" {
   provider   = google-beta
-  api_id     = var.name
+  for_each   = local.entry_points
+  api_id     = each.value.name
   depends_on = [google_project_service.apis]
 }
 
 resource "google_api_gateway_api_config" "api" {
   provider             = google-beta
-  api                  = google_api_gateway_api.api.api_id
-  api_config_id_prefix = "${var.name}-"
+  for_each             = local.entry_points
+  api                  = google_api_gateway_api.api[each.key].api_id
+  api_config_id_prefix = "${each.value.name}-"
 
   openapi_documents {
     document {
       path = "openapi.yaml"
       contents = base64encode(templatefile("${path.module}/openapi.yaml.tftpl", merge(
-        { for op in local.operations : "${op}_url" => google_cloudfunctions2_function.operation[op].service_config[0].uri },
+        { for op, key in local.function_keys[each.key] : "${op}_url" => google_cloudfunctions2_function.operation[key].service_config[0].uri },
         {
-          title         = var.name
+          title         = each.value.name
           project_id    = var.project_id
           jwt_audiences = var.jwt_audiences == "" ? var.project_id : var.jwt_audiences
           deadline      = var.timeout_seconds
+          jwt_security  = each.value.jwt_security
         },
       )))
     }
@@ -31,7 +37,7 @@ resource "google_api_gateway_api_config" "api" {
 
   gateway_config {
     backend_config {
-      google_service_account = google_service_account.gateway.email
+      google_service_account = google_service_account.gateway[each.key].email
     }
   }
 
@@ -42,7 +48,29 @@ resource "google_api_gateway_api_config" "api" {
 
 resource "google_api_gateway_gateway" "api" {
   provider   = google-beta
+  for_each   = local.entry_points
   region     = var.region
-  gateway_id = var.name
-  api_config = google_api_gateway_api_config.api.id
+  gateway_id = each.value.name
+  api_config = google_api_gateway_api_config.api[each.key].id
+}
+
+# The regular entry point's resources were single ones before the sandbox entry point.
+moved {
+  from = google_service_account.gateway
+  to   = google_service_account.gateway["api"]
+}
+
+moved {
+  from = google_api_gateway_api.api
+  to   = google_api_gateway_api.api["api"]
+}
+
+moved {
+  from = google_api_gateway_api_config.api
+  to   = google_api_gateway_api_config.api["api"]
+}
+
+moved {
+  from = google_api_gateway_gateway.api
+  to   = google_api_gateway_gateway.api["api"]
 }

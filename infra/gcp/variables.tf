@@ -51,6 +51,12 @@ variable "token_secret_id" {
   default     = ""
 }
 
+variable "sandbox_gateway" {
+  description = "Also deploy the sandbox entry point: a second gateway without JWT security in front of ten functions that accept only capability tokens (needs token_secret_id)."
+  type        = bool
+  default     = true
+}
+
 variable "max_instances" {
   description = "Upper bound of instances per function."
   type        = number

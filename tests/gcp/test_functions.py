@@ -110,3 +110,98 @@ def test_route_target_serves_every_path(functions_app, user_id):
     assert client.post("/v1/set", json={"key": "a", "value": 1}, headers=headers).status_code == 200
     assert client.post("/v1/list_keys", json={}, headers=headers).get_json() == {"keys": ["a"], "next_cursor": None}
     assert client.post("/v1/nope", json={}, headers=headers).status_code == 404
+
+
+# The sandbox entry point (infra/gcp: the `sandbox` gateway, no gateway security): its
+# functions run with DATASTORE_AUTH=token and no direct callers, and the gateway forwards
+# the caller's Authorization as X-Forwarded-Authorization, calling with its own ID token.
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+GATEWAY_ID_TOKEN = {"Authorization": f"Bearer {google_id_token('ads-sandbox-gw@proj.iam.gserviceaccount.com')}"}
+
+
+@pytest.fixture
+def sandbox_app(functions_app, monkeypatch):
+    monkeypatch.setenv("DATASTORE_AUTH", "token")
+    monkeypatch.setenv("DATASTORE_DIRECT_CALLERS", "")
+    return functions_app
+
+
+def through_sandbox_gateway(token=None, **extra):
+    headers = dict(GATEWAY_ID_TOKEN, **extra)
+    if token is not None:
+        headers["X-Forwarded-Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def test_sandbox_accepts_a_forwarded_capability_token(sandbox_app, user_id):
+    token = mint_token(SECRET, user=user_id, agent="sandbox", ns_prefix="job-")
+    created = sandbox_app("set").post(
+        "/", json={"namespace": "job-1", "key": "k", "value": 1}, headers=through_sandbox_gateway(token)
+    )
+    assert created.status_code == 200 and created.get_json() == {"version": 1, "created": True}
+    got = sandbox_app("get").post(
+        "/", json={"namespace": "job-1", "key": "k", "include_record": True}, headers=through_sandbox_gateway(token)
+    )
+    record = got.get_json()["record"]
+    assert record["userId"] == user_id and record["createdByAgent"] == "sandbox"
+    outside = sandbox_app("get").post("/", json={"namespace": "x", "key": "k"}, headers=through_sandbox_gateway(token))
+    assert outside.status_code == 403 and outside.get_json()["error"]["code"] == "forbidden"
+
+
+def test_sandbox_ignores_forged_gateway_claims(sandbox_app, user_id):
+    victim = f"{user_id}-victim"
+    forged = {"X-Apigateway-Api-Userinfo": userinfo({"sub": victim}), "X-Agent-Name": "forger"}
+    # With a token: the token's user and agent, never the forged claims.
+    token = mint_token(SECRET, user=user_id, agent="sandbox")
+    written = sandbox_app("set").post(
+        "/", json={"key": "k", "value": "mine"}, headers=through_sandbox_gateway(token, **forged)
+    )
+    assert written.status_code == 200
+    got = sandbox_app("get").post(
+        "/", json={"key": "k", "include_record": True}, headers=through_sandbox_gateway(token, **forged)
+    )
+    record = got.get_json()["record"]
+    assert record["userId"] == user_id and record["createdByAgent"] == "sandbox"
+    # Without a token: 401, however the claims are sent (forwarded by the gateway or not).
+    for headers in (through_sandbox_gateway(None, **forged), forged):
+        refused = sandbox_app("get").post("/", json={"key": "k"}, headers=headers)
+        assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
+    # The victim's data was never touched.
+    victim_token = mint_token(SECRET, user=victim, agent="check")
+    assert sandbox_app("get").post(
+        "/", json={"key": "k"}, headers=through_sandbox_gateway(victim_token)
+    ).get_json() == {"found": False}
+
+
+@pytest.mark.parametrize(
+    "caller",
+    ["sandbox-token", "trusted-service-account"],
+)
+def test_sandbox_refuses_identity_in_the_body(sandbox_app, user_id, caller):
+    if caller == "sandbox-token":
+        headers = through_sandbox_gateway(mint_token(SECRET, user=user_id, agent="sandbox"))
+    else:
+        # Even a service account the api entry point trusts is no direct caller here.
+        headers = {"Authorization": f"Bearer {google_id_token('indexer@proj.iam.gserviceaccount.com')}"}
+    body = {"identity": {"userId": f"{user_id}-victim", "agentName": "x"}, "key": "k", "value": 1}
+    response = sandbox_app("set").post("/", json=body, headers=headers)
+    if caller == "sandbox-token":
+        assert response.status_code == 400
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_request" and "identity" in json.dumps(error)
+    else:
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+    assert "statusCode" not in response.get_json()
+
+
+def test_sandbox_refuses_expired_and_foreign_tokens(sandbox_app, user_id):
+    expired = jwt.encode(
+        {"sub": user_id, "agent": "sandbox", "iat": 1_000_000_000, "exp": 1_000_000_060},
+        SECRET,
+        algorithm="HS256",
+        headers={"kid": "k1"},
+    )
+    foreign = mint_token("another-secret-of-at-least-thirty-two-bytes", user=user_id, agent="sandbox")
+    for token in (expired, foreign):
+        response = sandbox_app("get").post("/", json={"key": "k"}, headers=through_sandbox_gateway(token))
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
