@@ -23,6 +23,16 @@ OPERATIONS = [
     "stats",
 ]
 
+# The smallest valid body of each operation that needs members.
+MINIMAL_BODIES = {
+    "get": {"key": "k"},
+    "set": {"key": "k", "value": 1},
+    "delete": {"key": "k"},
+    "get_many": {"keys": ["k"]},
+    "set_many": {"items": {"k": 1}},
+    "increment": {"key": "k"},
+}
+
 
 def test_unknown_operation(api):
     check_error_shape(api.client.post("/v1/nope", content="{}"), 404, "unknown_operation")
@@ -76,15 +86,7 @@ def test_body_must_be_an_object(api, operation, raw):
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("member", ["identity", "userId", "user_id", "bogus", "Key", "includeRecord"])
 def test_unknown_members_are_rejected(api, operation, member):
-    bodies = {
-        "get": {"key": "k"},
-        "set": {"key": "k", "value": 1},
-        "delete": {"key": "k"},
-        "get_many": {"keys": ["k"]},
-        "set_many": {"items": {"k": 1}},
-        "increment": {"key": "k"},
-    }
-    body = {**bodies.get(operation, {}), member: {"userId": "someone-else"}}
+    body = {**MINIMAL_BODIES.get(operation, {}), member: {"userId": "someone-else"}}
     api.err(operation, body, 400, "invalid_request")
     assert api.ok("list_namespaces", {}) == {"namespaces": []}
 
@@ -109,15 +111,7 @@ def test_unknown_members_are_rejected(api, operation, member):
     ],
 )
 def test_members_of_other_operations_are_unknown(api, operation, member):
-    bodies = {
-        "get": {"key": "k"},
-        "set": {"key": "k", "value": 1},
-        "delete": {"key": "k"},
-        "get_many": {"keys": ["k"]},
-        "set_many": {"items": {"k": 1}},
-        "increment": {"key": "k"},
-    }
-    api.err(operation, {**bodies.get(operation, {}), member: 1}, 400, "invalid_request")
+    api.err(operation, {**MINIMAL_BODIES.get(operation, {}), member: 1}, 400, "invalid_request")
 
 
 def test_identity_headers_cannot_be_overridden_by_body(api):

@@ -9,19 +9,9 @@ import jwt
 import pytest
 
 from agent_datastore.auth import mint_token
+from agent_datastore.models import REQUEST_MODELS
 
-OPERATIONS = [
-    "get",
-    "set",
-    "delete",
-    "list_keys",
-    "list_namespaces",
-    "clear",
-    "get_many",
-    "set_many",
-    "increment",
-    "stats",
-]
+OPERATIONS = list(REQUEST_MODELS)
 
 
 def userinfo(claims):
