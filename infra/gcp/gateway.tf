@@ -53,24 +53,3 @@ resource "google_api_gateway_gateway" "api" {
   gateway_id = each.value.name
   api_config = google_api_gateway_api_config.api[each.key].id
 }
-
-# The regular entry point's resources were single ones before the sandbox entry point.
-moved {
-  from = google_service_account.gateway
-  to   = google_service_account.gateway["api"]
-}
-
-moved {
-  from = google_api_gateway_api.api
-  to   = google_api_gateway_api.api["api"]
-}
-
-moved {
-  from = google_api_gateway_api_config.api
-  to   = google_api_gateway_api_config.api["api"]
-}
-
-moved {
-  from = google_api_gateway_gateway.api
-  to   = google_api_gateway_gateway.api["api"]
-}
