@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 
-from agent_datastore import server
-from agent_datastore.adapter import Api
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.settings import Settings
+from agent_datastore.core.settings import Settings
+from agent_datastore.edges.http import Api
+from agent_datastore.edges.local import server
+from agent_datastore.stores.memory import MemoryStore
 
 
 class WithoutNoDelay(server.RequestHandler):

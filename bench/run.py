@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_datastore.identity import Identity
-from agent_datastore.models import parse_request
-from agent_datastore.service import DataStoreService
-from agent_datastore.settings import Settings
-from agent_datastore.store import Store
+from agent_datastore.api.models import parse_request
+from agent_datastore.api.service import DataStoreService
+from agent_datastore.core.identity import Identity
+from agent_datastore.core.settings import Settings
+from agent_datastore.stores.base import Store
 from bench import roundtrips
 
 BACKENDS = ["memory", "sqlite", "dynamodb", "couchdb", "firestore"]

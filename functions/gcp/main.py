@@ -1,10 +1,10 @@
 """Cloud Functions (2nd gen) targets, one per operation: `functions-framework --target=get`.
 
-All of them come from the one GCP adapter in `agent_datastore.gcp`; `route`
+All of them come from the one GCP adapter in `agent_datastore.edges.gcp`; `route`
 serves every operation by path (`POST /v1/<operation>`) for local use.
 """
 
-from agent_datastore.gcp import gcp_handler
+from agent_datastore.edges.gcp import gcp_handler
 
 get = gcp_handler("get")
 set = gcp_handler("set")  # the target is named after the operation

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
+from agent_datastore import __version__, commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent_datastore.identity import Identity
-from agent_datastore.models import parse_request
-from agent_datastore.records import now_ms
-from agent_datastore.service import DataStoreService
-from agent_datastore.settings import Settings
-from agent_datastore.store import Store
+from agent_datastore.api.models import parse_request
+from agent_datastore.api.service import DataStoreService
+from agent_datastore.core.identity import Identity
+from agent_datastore.core.records import now_ms
+from agent_datastore.core.settings import Settings
+from agent_datastore.stores.base import Store
 
 TARGETS = ["memory", "sqlite", "couchdb"]
 

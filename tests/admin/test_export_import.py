@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 
 from agent_datastore.admin import ndjson, operations
-from agent_datastore.records import Record, Scope
+from agent_datastore.core.records import Record, Scope
 
 from .conftest import call, populate, snapshot
 

@@ -6,7 +6,7 @@ import base64
 import json
 
 from agent_datastore.admin import operations
-from agent_datastore.records import Scope, parse_ts
+from agent_datastore.core.records import Scope, parse_ts
 
 from .conftest import call
 

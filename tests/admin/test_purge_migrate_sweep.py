@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent_datastore.admin import operations
-from agent_datastore.backends.sqlite import SQLiteStore
-from agent_datastore.records import now_ms
+from agent_datastore.core.records import now_ms
+from agent_datastore.stores.sqlite import SQLiteStore
 
 from .conftest import call, populate, snapshot
 
@@ -61,7 +61,7 @@ def test_migrate_cli_copies_and_verifies(tmp_path):
     target_backend, target_env = "sqlite", [f"SQLITE_PATH={target_path}"]
     if os.environ.get("COUCHDB_URL"):  # to a real CouchDB-protocol server when one runs
         target_backend, target_env = "couchdb", [f"COUCHDB_DB=migrate_{os.getpid()}_{now_ms()}"]
-        from agent_datastore.backends.couchdb import CouchDBStore
+        from agent_datastore.stores.couchdb.store import CouchDBStore
 
         target = CouchDBStore(os.environ["COUCHDB_URL"], target_env[0].split("=", 1)[1])
         target.create()

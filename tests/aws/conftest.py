@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.identity import Identity
-from agent_datastore.service import DataStoreService
-from agent_datastore.settings import Settings
+from agent_datastore.api.service import DataStoreService
+from agent_datastore.core.identity import Identity
+from agent_datastore.core.settings import Settings
 from tests.contract.conftest import Client, Clock
 
 
@@ -58,7 +58,7 @@ class Calls:
 def table() -> Iterator[str]:
     """One table per session, created from template.yaml via DynamoDBStore.create()."""
     _need_server()
-    from agent_datastore.backends.dynamodb import DynamoDBStore
+    from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
     name = f"aws_{uuid.uuid4().hex[:12]}"
     store = DynamoDBStore(name)
@@ -69,7 +69,7 @@ def table() -> Iterator[str]:
 
 @pytest.fixture
 def store(table: str) -> Any:
-    from agent_datastore.backends.dynamodb import DynamoDBStore
+    from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
     return DynamoDBStore(table)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.backends import dynamodb_codec as codec
-from agent_datastore.backends.dynamodb import DynamoDBStore
-from agent_datastore.records import Scope
+from agent_datastore.core.records import Scope
+from agent_datastore.stores.dynamodb import codec
+from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
 from .test_round_trips import big_value
 

@@ -18,10 +18,10 @@ from typing import Any
 import jwt
 import pytest
 
-from agent_datastore import auth
-from agent_datastore.aws_authorizer import JwksClients, authorize
-from agent_datastore.errors import BackendUnavailable
-from agent_datastore.settings import Settings
+from agent_datastore.core.errors import BackendUnavailable
+from agent_datastore.core.settings import Settings
+from agent_datastore.edges import auth
+from agent_datastore.edges.aws.authorizer import JwksClients, authorize
 
 from .test_handlers import EVENTS, context, load_app
 

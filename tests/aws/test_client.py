@@ -9,9 +9,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from agent_datastore import errors
-from agent_datastore.backends.dynamodb import DynamoDBStore
-from agent_datastore.records import Scope, Write
+from agent_datastore.core import errors
+from agent_datastore.core.records import Scope, Write
+from agent_datastore.stores.dynamodb.store import DynamoDBStore
 from tests.servers import free_port
 
 

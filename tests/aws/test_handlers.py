@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent_datastore.adapter import Api, make_handler
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.settings import Settings
+from agent_datastore.core.settings import Settings
+from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.stores.memory import MemoryStore
 
 from .conftest import Calls
 from .iam import NEEDS, iam_actions
@@ -128,7 +128,7 @@ def test_bad_events_get_the_contract_error(apps, name):
 def test_aws_responses_are_byte_identical_to_the_core_adapter(monkeypatch):
     """Powertools changes nothing in the answer: same status, headers and body text."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    from agent_datastore.aws import aws_handler
+    from agent_datastore.edges.aws.handler import aws_handler
 
     settings = Settings(store_backend="memory", auth="gateway")
     files = [
@@ -151,7 +151,7 @@ def test_logs_carry_request_and_user_never_values(monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     from aws_lambda_powertools import Logger
 
-    from agent_datastore.aws import aws_handler
+    from agent_datastore.edges.aws.handler import aws_handler
 
     stream = io.StringIO()
     logger = Logger(service="agent-datastore-log-test", stream=stream)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from agent_datastore.backends import dynamodb_codec as codec
-from agent_datastore.records import Scope
+from agent_datastore.core.records import Scope
+from agent_datastore.stores.dynamodb import codec
 
 from .test_round_trips import MIB, big_value
 

@@ -18,9 +18,9 @@ import pytest
 import urllib3
 from botocore.exceptions import ReadTimeoutError
 
-from agent_datastore.backends.dynamodb import DynamoDBStore
-from agent_datastore.backends.dynamodb_table import _replayed_deletes
-from agent_datastore.records import Scope, Write
+from agent_datastore.core.records import Scope, Write
+from agent_datastore.stores.dynamodb.store import DynamoDBStore
+from agent_datastore.stores.dynamodb.table import _replayed_deletes
 
 
 class LoseAnswer:

@@ -54,7 +54,7 @@ def test_emptied_registry_entries_are_removed(ds, store, user_id):
     ds("set", namespace="tmp", key="a", value=1)
     ds("delete", namespace="tmp", key="a")
     assert ds("list_namespaces")["namespaces"] == []
-    from agent_datastore.backends import dynamodb_registry
+    from agent_datastore.stores.dynamodb import registry as dynamodb_registry
 
     entries = dynamodb_registry.entries(store.db, user_id)
     assert entries == []

@@ -45,9 +45,9 @@ def test_writes_are_one_read_plus_one_transaction(ds, calls):
 
 
 def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, store, calls, user_id):
-    from agent_datastore.backends.dynamodb import DynamoDBStore
-    from agent_datastore.backends.dynamodb_writes import write_loop
-    from agent_datastore.records import Scope, Write, apply_write
+    from agent_datastore.core.records import Scope, Write, apply_write
+    from agent_datastore.stores.dynamodb.store import DynamoDBStore
+    from agent_datastore.stores.dynamodb.writes import write_loop
 
     ds("set", key="k", value=1)
     scope = Scope(user_id, "default")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.backends import dynamodb_codec as codec
-from agent_datastore.backends.dynamodb_schema import create_table_request, load_template, table_properties
-from agent_datastore.models import REQUEST_MODELS
+from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.stores.dynamodb import codec
+from agent_datastore.stores.dynamodb.schema import create_table_request, load_template, table_properties
 
 from .iam import (
     AUTHORIZER,

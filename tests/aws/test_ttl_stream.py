@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from agent_datastore import aws_ttl
-from agent_datastore.backends import dynamodb_codec as codec
-from agent_datastore.backends import dynamodb_registry
-from agent_datastore.backends.dynamodb_table import Raced
-from agent_datastore.backends.dynamodb_writes import delete_items
-from agent_datastore.records import Scope
+from agent_datastore.core.records import Scope
+from agent_datastore.edges.aws import ttl as aws_ttl
+from agent_datastore.stores.dynamodb import codec
+from agent_datastore.stores.dynamodb import registry as dynamodb_registry
+from agent_datastore.stores.dynamodb.table import Raced
+from agent_datastore.stores.dynamodb.writes import delete_items
 
 from .conftest import Calls
 from .iam import ROOT, TTL_SWEEPER_NEEDS, iam_actions

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -161,7 +161,7 @@ def test_users_never_see_each_other(ds):
     [("a:b", "c", "a", "b:c"), ("a", "b/c", "a/b", "c"), ("a#b", "c", "a", "b#c"), ("x\u0001", "y", "x", "\u0001y")],
 )
 def test_layout_is_unambiguous(service, user_id, user_a, ns_a, user_b, ns_b):
-    from agent_datastore.identity import Identity
+    from agent_datastore.core.identity import Identity
 
     from .conftest import Client
 

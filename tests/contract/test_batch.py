@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 
 def test_get_many(ds):

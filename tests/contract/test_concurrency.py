@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 WORKERS = 8
 N = 40

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 MIB = 1024 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 # Code-point order would put U+FFFD before U+1F600; so does UTF-8 byte order.
 KEYS = ["B", "a", "a/b", "a:b", "a%", "ab", "é", "\ufffd", "😀", "~", " "]
@@ -144,7 +144,7 @@ def test_stats_follow_overwrites_and_deletes(ds):
 def test_clear_resumes_when_out_of_time(ds, service):
     import time
 
-    from agent_datastore.models import parse_request
+    from agent_datastore.api.models import parse_request
 
     for batch in range(6):
         ds("set_many", namespace="big", items={f"k{batch}-{i:03d}": i for i in range(100)})

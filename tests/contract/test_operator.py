@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent_datastore.records import Record, now_ms
+from agent_datastore.core.records import Record, now_ms
 
 
 def test_scan_returns_every_field_in_order(ds, store, user_id):

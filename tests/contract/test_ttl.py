@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import errors
-from agent_datastore.records import parse_ts
+from agent_datastore.core import errors
+from agent_datastore.core.records import parse_ts
 
 
 def test_record_expires_at_the_instant(ds, clock):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from agent_datastore.models import REQUEST_MODELS
+from agent_datastore.api.models import REQUEST_MODELS
 from tests.support.server import running_server
 
 MIB = 1024 * 1024

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.backends.firestore import FirestoreStore
-from agent_datastore.identity import Identity
-from agent_datastore.service import DataStoreService
-from agent_datastore.settings import Settings
+from agent_datastore.api.service import DataStoreService
+from agent_datastore.core.identity import Identity
+from agent_datastore.core.settings import Settings
+from agent_datastore.stores.firestore.store import FirestoreStore
 from tests.contract.conftest import Client, Clock
 
 ROOT = Path(__file__).resolve().parents[2]

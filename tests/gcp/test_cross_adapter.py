@@ -10,11 +10,11 @@ from typing import Any
 import flask
 import pytest
 
-from agent_datastore.adapter import Api, make_handler
-from agent_datastore.auth import mint_token
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.gcp import gcp_handler
-from agent_datastore.settings import Settings
+from agent_datastore.core.settings import Settings
+from agent_datastore.edges.auth import mint_token
+from agent_datastore.edges.gcp import gcp_handler
+from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.stores.memory import MemoryStore
 
 SECRET = "cross-adapter-secret-of-32-bytes-or-more"
 TOKEN = mint_token(SECRET, user="u1", agent="a")
@@ -80,10 +80,10 @@ def aws_answer(
         event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if (
         operation is not None
-        and importlib.util.find_spec("agent_datastore.aws")
+        and importlib.util.find_spec("agent_datastore.edges.aws.handler")
         and importlib.util.find_spec("aws_lambda_powertools")
     ):
-        from agent_datastore.aws import aws_handler
+        from agent_datastore.edges.aws.handler import aws_handler
 
         handler = aws_handler(operation, api())
     else:

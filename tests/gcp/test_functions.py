@@ -8,8 +8,8 @@ import json
 import jwt
 import pytest
 
-from agent_datastore.auth import mint_token
-from agent_datastore.models import REQUEST_MODELS
+from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.edges.auth import mint_token
 
 OPERATIONS = list(REQUEST_MODELS)
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from agent_datastore.backends.firestore_layout import pack_value
-from agent_datastore.models import REQUEST_MODELS
+from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.stores.firestore.layout import pack_value
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra" / "gcp"
@@ -227,8 +227,8 @@ def test_firestore_ttl_policy_and_index_exemptions_match_the_backend():
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
 
-    from agent_datastore.backends.firestore import FirestoreStore
-    from agent_datastore.records import Scope
+    from agent_datastore.core.records import Scope
+    from agent_datastore.stores.firestore.store import FirestoreStore
 
     fields = of_kind("google_firestore_field")
     ttl = fields["ttl"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 
-from agent_datastore.backends.firestore_layout import (
+from agent_datastore.core.records import Scope, Write, now_ms
+from agent_datastore.stores.firestore.layout import (
     decode_doc_id,
     encode_name,
     key_doc_id,
     prefix_range,
     user_doc_id,
 )
-from agent_datastore.records import Scope, Write, now_ms
 
 
 def random_text(rng: random.Random) -> str:

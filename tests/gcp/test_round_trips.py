@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import errors
+from agent_datastore.core import errors
 
 TX = {"begin_transaction": 1, "batch_get_documents": 1, "commit": 1}
 

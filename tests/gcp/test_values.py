@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from agent_datastore.backends.firestore import FirestoreStore
-from agent_datastore.backends.firestore_layout import key_doc_id
-from agent_datastore.records import Scope
+from agent_datastore.core.records import Scope
+from agent_datastore.stores.firestore.layout import key_doc_id
+from agent_datastore.stores.firestore.store import FirestoreStore
 
 MIB = 1024 * 1024
 
@@ -37,7 +37,7 @@ def test_one_mib_incompressible_value_fits_one_document(ds, fs, raw, user_id):
 def test_value_split_across_part_documents_is_read_and_replaced_atomically(collection, user_id):
     fs = FirestoreStore(collection, part_bytes=100_000)
     scope = Scope(user_id, "default")
-    from agent_datastore.records import Write, now_ms
+    from agent_datastore.core.records import Write, now_ms
 
     big = '"' + incompressible(MIB - 2) + '"'
     fs.put(scope, "big", Write(big, "a"), now_ms())
@@ -101,7 +101,7 @@ def test_registry_stays_exact_when_the_ttl_policy_deletes_first(ds, fs, raw, use
 
 def test_two_clients_contending_keep_every_increment(collection, user_id):
     """Two stores (two processes' worth of clients, no shared lock) let Firestore arbitrate."""
-    from agent_datastore.records import now_ms
+    from agent_datastore.core.records import now_ms
 
     stores = [FirestoreStore(collection), FirestoreStore(collection)]
     scope = Scope(user_id, "default")

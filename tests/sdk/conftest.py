@@ -24,7 +24,7 @@ from typing import Any
 import jwt
 import pytest
 
-from agent_datastore.auth import mint_token
+from agent_datastore.edges.auth import mint_token
 from tests.servers import free_port
 from tests.support.server import RunningServer, running_cli, running_server
 
@@ -202,7 +202,7 @@ def lambda_client(invoke: Callable[[str, bytes], tuple[dict[str, str], bytes]]) 
 
 def handler_invoker(api: Any, prefix: str = "agent-datastore-") -> Callable[[str, bytes], tuple[dict[str, str], bytes]]:
     """Run the core's real per-operation handlers, as the Lambda runtime would."""
-    from agent_datastore.adapter import make_handler
+    from agent_datastore.edges.http import make_handler
 
     handlers: dict[str, Any] = {}
 

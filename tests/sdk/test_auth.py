@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_datastore import auth
-from agent_datastore.errors import BackendUnavailable, Unauthorized
-from agent_datastore.proxy import MintingCredential
-from agent_datastore.settings import Settings
+from agent_datastore.core.errors import BackendUnavailable, Unauthorized
+from agent_datastore.core.settings import Settings
+from agent_datastore.edges import auth
+from agent_datastore.edges.local.proxy import MintingCredential
 from agent_datastore_sdk import DataStore, Forbidden
 from agent_datastore_sdk import Unauthorized as SdkUnauthorized
 from tests.sdk.conftest import SECRET, SECRET_K2, mint, raw_token

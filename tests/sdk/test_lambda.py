@@ -1,7 +1,7 @@
 """Direct invocation: a real boto3 Lambda client, the real per-operation handlers.
 
 The boto3 client serialises `Invoke` as it would for AWS; the test hook hands
-the exact payload bytes to `agent_datastore.adapter.make_handler(operation)`
+the exact payload bytes to `agent_datastore.edges.http.make_handler(operation)`
 as the Lambda runtime would, and botocore parses the answer as AWS's.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.adapter import Api
-from agent_datastore.backends.memory import MemoryStore
+from agent_datastore.edges.http import Api
+from agent_datastore.stores.memory import MemoryStore
 from agent_datastore_sdk import (
     AsyncDataStore,
     BackendUnavailable,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.adapter import Api
-from agent_datastore.backends.memory import MemoryStore
+from agent_datastore.edges.http import Api
+from agent_datastore.stores.memory import MemoryStore
 from agent_datastore_sdk import (
     Call,
     DataStore,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_datastore.adapter import Api, make_handler
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.models import REQUEST_MODELS, WRITE_OPERATIONS
+from agent_datastore.api.models import REQUEST_MODELS, WRITE_OPERATIONS
+from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.stores.memory import MemoryStore
 from tests.sdk.conftest import mint
 
 # One request per operation, all aimed at `namespace` (stats and list_namespaces take none).

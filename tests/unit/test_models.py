@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import errors, jsonutil
-from agent_datastore.models import parse_request
+from agent_datastore.api.models import parse_request
+from agent_datastore.core import errors, jsonutil
 
 MIB = 1024 * 1024
 

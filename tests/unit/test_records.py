@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore import cursor, errors
-from agent_datastore.records import Record, Scope, Write, apply_read, apply_write, format_ts, parse_ts
+from agent_datastore.core import cursor, errors
+from agent_datastore.core.records import Record, Scope, Write, apply_read, apply_write, format_ts, parse_ts
 
 SCOPE = Scope("u", "ns")
 
@@ -53,7 +53,7 @@ def test_cursor_is_bound_to_user_and_namespace():
 
 
 def test_stored_fields_round_trip():
-    from agent_datastore.records import STORED_FIELDS, record_from_fields, stored_fields
+    from agent_datastore.core.records import STORED_FIELDS, record_from_fields, stored_fields
 
     record = Record("u", "ns", "k", '{"b":1,"a":2}', {"m": [1]}, "a", "b", 4, 1000, 2000, 2, 3000)
     fields = stored_fields(record)

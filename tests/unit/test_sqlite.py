@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from agent_datastore import errors
-from agent_datastore.backends.sqlite import SQLiteStore, prefix_bounds
-from agent_datastore.records import Scope, Write
+from agent_datastore.core import errors
+from agent_datastore.core.records import Scope, Write
+from agent_datastore.stores.sqlite import SQLiteStore, prefix_bounds
 
 
 def test_prefix_bounds_are_a_byte_range():

@@ -1,5 +1,5 @@
 """AWS Lambda entry point of POST /v1/list_namespaces (API.md section 4); the logic lives in agent_datastore."""
 
-from agent_datastore.aws import aws_handler
+from agent_datastore.edges.aws.handler import aws_handler
 
 handler = aws_handler("list_namespaces")

@@ -25,9 +25,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..jsonutil import dumps, utf8_len
-from ..models import MAX_VALUE_BYTES
-from ..records import MAX_METADATA_BYTES, Record, now_ms, parse_ts
+from agent_datastore.api.models import MAX_VALUE_BYTES
+from agent_datastore.core.jsonutil import dumps, utf8_len
+from agent_datastore.core.records import MAX_METADATA_BYTES, Record, now_ms, parse_ts
 
 MAX_KEY_BYTES = 1024
 MAX_NAMESPACE_BYTES = 256

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from ..records import Record
+from agent_datastore.core.records import Record
 
 Position = tuple[str, str, str]  # (user_id, namespace, key) of the last record written
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..records import Record, Scope, format_ts, now_ms
-from ..store import Store
-from . import gofannon
-from .ndjson import Checksum, Position, position, position_key, read_records, record_line
+from agent_datastore.admin import gofannon
+from agent_datastore.admin.ndjson import Checksum, Position, position, position_key, read_records, record_line
+from agent_datastore.core.records import Record, Scope, format_ts, now_ms
+from agent_datastore.stores.base import Store
 
 Tick = Callable[[int], None]  # progress: called with how many items were just done
 

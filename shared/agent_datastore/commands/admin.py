@@ -71,8 +71,8 @@ def register(subparsers: Any) -> None:
 
 
 def open_store(args: argparse.Namespace, env: dict[str, str] | None = None) -> Any:
-    from ..backends import create_store
-    from ..settings import Settings
+    from agent_datastore.core.settings import Settings
+    from agent_datastore.stores import create_store
 
     overrides = {"store_backend": args.backend} if args.backend else {}
     return create_store(Settings.from_env(env, **overrides))
@@ -119,8 +119,8 @@ def create_storage(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from ..admin import operations
-    from ..records import Scope
+    from agent_datastore.admin import operations
+    from agent_datastore.core.records import Scope
 
     store = open_store(args)
     if args.user is None:
@@ -145,7 +145,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..admin import ndjson, operations
+    from agent_datastore.admin import ndjson, operations
 
     if args.namespace is not None and args.user is None:
         print("--namespace needs --user", file=sys.stderr)
@@ -173,7 +173,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ..admin import operations
+    from agent_datastore.admin import operations
 
     store = open_store(args)
     handle = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
@@ -197,7 +197,7 @@ def run_import(args: argparse.Namespace) -> int:
 def run_migrate(args: argparse.Namespace) -> int:
     import os
 
-    from ..admin import operations
+    from agent_datastore.admin import operations
 
     source = open_store(args)
     env = {**os.environ, **dict(item.split("=", 1) for item in args.to_env)}
@@ -214,7 +214,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_purge_user(args: argparse.Namespace) -> int:
-    from ..admin import operations
+    from agent_datastore.admin import operations
 
     store = open_store(args)
     if not args.yes:
@@ -230,7 +230,7 @@ def run_purge_user(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from ..admin import operations
+    from agent_datastore.admin import operations
 
     result = operations.sweep_expired(open_store(args), user_id=args.user)
     emit(args, result, f"removed {result['removed']} expired records")

@@ -38,9 +38,9 @@ def register(subparsers: Any) -> None:
 
 
 def _credential(args: argparse.Namespace) -> Any:
-    from ..auth import signing_secret
-    from ..proxy import MintingCredential, StaticToken
-    from ..settings import Settings
+    from agent_datastore.core.settings import Settings
+    from agent_datastore.edges.auth import signing_secret
+    from agent_datastore.edges.local.proxy import MintingCredential, StaticToken
 
     if args.user:
         if not args.agent:
@@ -60,9 +60,9 @@ def _credential(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import models
-    from ..httpbase import serve_until_signalled
-    from ..proxy import ProxyConfig, SandboxProxy, is_loopback, parse_listen
+    from agent_datastore.api import models
+    from agent_datastore.edges.local.httpbase import serve_until_signalled
+    from agent_datastore.edges.local.proxy import ProxyConfig, SandboxProxy, is_loopback, parse_listen
 
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -22,8 +22,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server import serve
-    from ..settings import Settings
+    from agent_datastore.core.settings import Settings
+    from agent_datastore.edges.local.server import serve
 
     overrides: dict[str, Any] = {"auth": args.auth or os.environ.get("DATASTORE_AUTH") or "none"}
     if args.backend:

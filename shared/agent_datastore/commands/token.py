@@ -34,8 +34,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_mint(args: argparse.Namespace) -> int:
-    from ..auth import mint_token, signing_secret
-    from ..settings import Settings
+    from agent_datastore.core.settings import Settings
+    from agent_datastore.edges.auth import mint_token, signing_secret
 
     if args.ttl <= 0:
         print("error: --ttl must be a positive number of seconds", file=sys.stderr)
@@ -59,9 +59,9 @@ def run_mint(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from ..auth import token_secrets, verify_token
-    from ..errors import DataStoreError
-    from ..settings import Settings
+    from agent_datastore.core.errors import DataStoreError
+    from agent_datastore.core.settings import Settings
+    from agent_datastore.edges.auth import token_secrets, verify_token
 
     token = (args.token or sys.stdin.read()).strip()
     try:

@@ -4,8 +4,8 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from agent_datastore.backends.couchdb import CouchDBStore
-from agent_datastore.store import Store
+from agent_datastore.stores.base import Store
+from agent_datastore.stores.couchdb.store import CouchDBStore
 
 
 def available() -> str | None:

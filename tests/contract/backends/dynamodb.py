@@ -10,7 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from agent_datastore.store import Store
+from agent_datastore.stores.base import Store
 
 
 def available() -> str | None:
@@ -24,7 +24,7 @@ def available() -> str | None:
 
 
 def make_store() -> Iterator[Store]:
-    from agent_datastore.backends.dynamodb import DynamoDBStore
+    from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
     store = DynamoDBStore(f"contract_{uuid.uuid4().hex[:12]}")
     store.create()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 
-from agent_datastore.backends.firestore import FirestoreStore
-from agent_datastore.store import Store
+from agent_datastore.stores.base import Store
+from agent_datastore.stores.firestore.store import FirestoreStore
 
 
 def available() -> str | None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agent_datastore.backends.memory import MemoryStore
-from agent_datastore.store import Store
+from agent_datastore.stores.base import Store
+from agent_datastore.stores.memory import MemoryStore
 
 
 def available() -> str | None:

@@ -4,8 +4,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent_datastore.backends.sqlite import SQLiteStore
-from agent_datastore.store import Store
+from agent_datastore.stores.base import Store
+from agent_datastore.stores.sqlite import SQLiteStore
 
 
 def available() -> str | None:

@@ -1,0 +1,1 @@
+"""The local edge: the development server (`make serve`), its pages, and the sandbox proxy."""

@@ -1,0 +1,223 @@
+"""The sandbox proxy (API.md section 5): a loopback HTTP server that holds the credential.
+
+Agent code in the sandbox talks to `http://127.0.0.1:PORT` without any
+credential. The proxy forwards only `POST /v1/<operation>` to the upstream
+API, with a request it builds itself: the body as received (size-capped)
+and its own headers. Nothing the sandbox sends as a header reaches the
+upstream, so `Authorization`, `X-User-Id`, `X-Agent-Name`,
+`X-Apigateway-Api-Userinfo` or any other identity header is dropped by
+construction. Identity members in the body are refused by the upstream
+itself (unknown member, 400). Answers come back unchanged: status, body,
+`Retry-After`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from typing import Protocol
+
+import httpx
+
+from agent_datastore import __version__
+from agent_datastore.api import models
+from agent_datastore.core import errors
+from agent_datastore.edges.auth import mint_token
+from agent_datastore.edges.http import error_response
+from agent_datastore.edges.local.httpbase import JsonRequestHandler
+
+logger = logging.getLogger("agent_datastore.edges.local.proxy")
+
+# Headers of the upstream answer passed back to the sandbox; everything else is dropped.
+PASSED_BACK = ("content-type", "retry-after", "x-request-id")
+
+
+class Credential(Protocol):
+    def token(self) -> str: ...
+
+
+@dataclass
+class StaticToken:
+    value: str
+
+    def token(self) -> str:
+        return self.value
+
+
+@dataclass
+class MintingCredential:
+    """Mints short-lived capability tokens itself and re-mints before they expire."""
+
+    secret: str
+    kid: str
+    user: str
+    agent: str
+    ttl_seconds: int = 900
+    ns_prefix: str | None = None
+    read_only: bool = False
+    clock: Callable[[], float] = time.time
+    _current: str = field(default="", init=False, repr=False)
+    _expires: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def token(self) -> str:
+        with self._lock:
+            # Re-mint once a fifth of the lifetime (at most a minute) is left, so a token
+            # never expires between being injected and being checked upstream.
+            margin = min(60.0, self.ttl_seconds / 5)
+            if self._current and self.clock() < self._expires - margin:
+                return self._current
+            self._current = mint_token(
+                self.secret,
+                user=self.user,
+                agent=self.agent,
+                ttl_seconds=self.ttl_seconds,
+                ns_prefix=self.ns_prefix,
+                read_only=self.read_only,
+                kid=self.kid,
+            )
+            self._expires = self.clock() + self.ttl_seconds
+            return self._current
+
+
+@dataclass
+class ProxyConfig:
+    upstream: str
+    credential: Credential
+    max_body: int = models.MAX_BODY_BYTES
+    timeout: float = 60.0  # upstream answer
+    connect_timeout: float = 5.0
+    client_timeout: float = 30.0  # the sandbox has this long to send its request
+    connect_retries: int = 2  # a connection that never opened is safe to try again
+
+
+class SandboxProxy(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], config: ProxyConfig, client: httpx.Client | None = None) -> None:
+        super().__init__(address, ProxyHandler)
+        self.config = config
+        self.upstream = config.upstream.rstrip("/")
+        self._client = client
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+                follow_redirects=False,
+            )
+        return self._client
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self._client is not None:
+            self._client.close()
+
+    def forward(self, operation: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        headers = {
+            "authorization": f"Bearer {self.config.credential.token()}",
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": f"agent-datastore-proxy/{__version__}",
+        }
+        url = f"{self.upstream}/v1/{operation}"
+        attempt = 0
+        while True:
+            try:
+                response = self.client.post(url, content=body, headers=headers)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                attempt += 1
+                if attempt > self.config.connect_retries:
+                    logger.warning("upstream %s unreachable: %r", self.upstream, exc)
+                    return _answer(errors.BackendUnavailable("the data store is unreachable; try again shortly"))
+                time.sleep(0.1 * 2**attempt)
+            except httpx.HTTPError as exc:
+                logger.warning("upstream %s failed after the request was sent: %r", self.upstream, exc)
+                return _answer(
+                    errors.BackendUnavailable(
+                        "no answer from the data store in time; the request may or may not have been applied"
+                    )
+                )
+        passed = {name: response.headers[name] for name in PASSED_BACK if name in response.headers}
+        return response.status_code, response.content, passed
+
+
+def _answer(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
+    response = error_response(exc, str(uuid.uuid4()))
+    headers = {"content-type": "application/json; charset=utf-8", **response.headers}
+    return response.status, response.encoded_body().encode("utf-8"), headers
+
+
+class ProxyHandler(JsonRequestHandler):
+    server: SandboxProxy
+    server_version = "agent-datastore-proxy"
+
+    def setup(self) -> None:
+        self.max_body = self.server.config.max_body
+        # A sandbox that opens a connection and sends nothing does not hold a thread forever.
+        self.idle_timeout = self.server.config.client_timeout
+        super().setup()
+
+    def _operation(self) -> str | None:
+        path = self.path.split("?", 1)[0]
+        prefix = "/v1/"
+        if path.startswith(prefix) and path[len(prefix) :] in models.REQUEST_MODELS:
+            return path[len(prefix) :]
+        return None
+
+    def do_POST(self) -> None:
+        operation = self._operation()
+        if operation is None:
+            self.discard_body()
+            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+            return
+        body = self.read_body()
+        if body is not None:
+            self.reply(*self.server.forward(operation, body))
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/healthz":
+            self.discard_body()
+            self.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
+            return
+        self._refuse()
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def _refuse(self) -> None:
+        self.discard_body()
+        if self._operation() is not None:
+            self.fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
+        else:
+            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+
+    do_PUT = _refuse
+    do_DELETE = _refuse
+    do_PATCH = _refuse
+    do_OPTIONS = _refuse
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--listen takes HOST:PORT, not {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -1,0 +1,342 @@
+"""CouchDB: one database, one document per record, over CouchDB's HTTP API.
+
+The layout (ids, design document, record <-> document) is in
+`couchdb_layout.py`, the HTTP calls and their error translation in
+`couchdb_http.py`; this module holds the store's operations.
+
+Every record change is a compare-and-swap on `_rev`: read the document, apply
+the pure rules of `records.py`, write it back with the `_rev` that was read.
+A 409 means someone else won the race; the loop reads again and re-applies,
+with jittered backoff and a bounded number of attempts (then a retryable 503,
+nothing half-done). `if_version` and access tracking are exact because of this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from agent_datastore.core.errors import BackendUnavailable, DataStoreError
+from agent_datastore.core.records import (
+    NamespaceStats,
+    Record,
+    Scope,
+    Write,
+    apply_read,
+    apply_write,
+    check_version,
+    increment_write,
+)
+from agent_datastore.core.settings import Settings
+from agent_datastore.stores.base import ManyResult, Store, partial_write, response_cost, within_budget
+from agent_datastore.stores.couchdb.http import DOC_PAGE, Conflict, CouchDBHttp
+from agent_datastore.stores.couchdb.layout import (
+    DESIGN,
+    DESIGN_ID,
+    from_doc,
+    hex_of,
+    namespace_prefix,
+    record_id,
+    to_doc,
+    unhex,
+)
+from agent_datastore.stores.retry import backoff
+
+PAGE = 500  # ids per _all_docs page
+
+
+class CouchDBStore(Store):
+    name = "couchdb"
+
+    def __init__(
+        self,
+        url: str,
+        db: str = "agent_data_store",
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 60,
+    ) -> None:
+        self.http = CouchDBHttp(url, db, client=client, timeout=timeout)
+        self.max_attempts = max_attempts
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def db(self) -> str:
+        return self.http.db
+
+    @property
+    def client(self) -> httpx.Client:
+        return self.http.client
+
+    def _attempts(self, what: str) -> Iterator[int]:
+        for attempt in range(self.max_attempts):
+            if attempt:
+                backoff(attempt, base=0.004, cap=0.25)
+            yield attempt
+        raise BackendUnavailable(f"{what}: too much contention on one record, retry later")
+
+    # -- admin -----------------------------------------------------------------
+
+    def create(self) -> None:
+        self.http.create_database()
+        current = self.http.get_doc(DESIGN_ID)
+        wanted = {"_id": DESIGN_ID, **DESIGN}
+        if current is None or {name: current.get(name) for name in DESIGN} != DESIGN:
+            self.http.put_doc(wanted, current["_rev"] if current else None)
+
+    def drop(self) -> None:
+        """Delete the whole database (test fixtures)."""
+        self.http.drop_database()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- operations --------------------------------------------------------------
+
+    @staticmethod
+    def _live(doc: dict[str, Any] | None, now: int) -> Record | None:
+        if doc is None:
+            return None
+        record = from_doc(doc)
+        return record if record.is_live(now) else None
+
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+        doc_id = record_id(scope, key)
+        for _ in self._attempts("get"):
+            doc = self.http.get_doc(doc_id)
+            record = self._live(doc, now)
+            if record is None or reader is None or doc is None:
+                return record
+            record = apply_read(record, reader)
+            try:
+                self.http.put_doc(to_doc(record), doc["_rev"])
+            except Conflict:
+                continue
+            return record
+        raise AssertionError("unreachable")
+
+    def _write(self, scope: Scope, key: str, make: Any, now: int, what: str) -> tuple[Record, bool]:
+        """CAS loop: `make(existing_live_record)` returns the Write to apply."""
+        doc_id = record_id(scope, key)
+        for _ in self._attempts(what):
+            doc = self.http.get_doc(doc_id)
+            existing = self._live(doc, now)
+            record = apply_write(scope, key, existing, make(existing), now)
+            try:
+                self.http.put_doc(to_doc(record), doc["_rev"] if doc else None)
+            except Conflict:
+                continue
+            return record, existing is None
+        raise AssertionError("unreachable")
+
+    def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
+        return self._write(scope, key, lambda _: write, now, "set")
+
+    def increment(
+        self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
+    ) -> Record:
+        def make(existing: Record | None) -> Write:
+            return increment_write(key, existing, by, agent, expires_at)
+
+        return self._write(scope, key, make, now, "increment")[0]
+
+    def delete(self, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
+        doc_id = record_id(scope, key)
+        for _ in self._attempts("delete"):
+            doc = self.http.get_doc(doc_id)
+            existing = self._live(doc, now)
+            check_version(key, existing, if_version)
+            if doc is None:
+                return False
+            try:
+                self.http.delete_doc(doc_id, doc["_rev"])  # an expired document goes too
+            except Conflict:
+                continue
+            return existing is not None
+        raise AssertionError("unreachable")
+
+    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
+        result = ManyResult()
+        budget = max_bytes
+        # A page of documents at a time, so that reading stops once the budget is used.
+        for start in range(0, len(keys), DOC_PAGE):
+            chunk = keys[start : start + DOC_PAGE]
+            docs = self.http.docs([record_id(scope, key) for key in chunk])
+            live: dict[str, tuple[Record, dict[str, Any]]] = {}
+            for key in chunk:
+                doc = docs.get(record_id(scope, key))
+                record = self._live(doc, now)
+                if record is not None and doc is not None:
+                    live[key] = (record, doc)
+            fits = within_budget(chunk, {key: record for key, (record, _) in live.items()}, budget)
+            budget -= sum(response_cost(key, record) for key, record in fits.found.items())
+            if reader is None:
+                result.found.update(fits.found)
+            else:
+                self._track_reads(scope, [(key, *live[key]) for key in fits.found], reader, now, result)
+            if fits.unprocessed:
+                result.unprocessed.extend(keys[start + len(chunk) - len(fits.unprocessed) :])  # the rest of `keys`
+                break
+        return result
+
+    def _track_reads(
+        self, scope: Scope, taken: list[tuple[str, Record, dict[str, Any]]], reader: str, now: int, result: ManyResult
+    ) -> None:
+        updates = {key: apply_read(record, reader) for key, record, _ in taken}
+        revs = self.http.bulk([{**to_doc(updates[key]), "_rev": doc["_rev"]} for key, _, doc in taken])
+        for key, _, _ in taken:
+            if revs.get(record_id(scope, key)):
+                result.found[key] = updates[key]
+            else:  # lost a race: count this read on its own, exactly once
+                record = self.get(scope, key, reader=reader, now=now)
+                if record is not None:
+                    result.found[key] = record
+
+    def put_many(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
+        docs = self.http.docs([record_id(scope, key) for key, _ in items])
+        # Every new record is computed (and checked) before anything is written.
+        planned: list[tuple[str, Write, Record, dict[str, Any] | None]] = []
+        for key, write in items:
+            doc = docs.get(record_id(scope, key))
+            planned.append((key, write, apply_write(scope, key, self._live(doc, now), write, now), doc))
+        revs: dict[str, str | None] = {}
+        versions: dict[str, int] = {}
+
+        def written() -> list[str]:
+            """Keys written so far: by `_bulk_docs`, or since through the CAS loop."""
+            return [key for key, _ in items if key in versions or revs.get(record_id(scope, key))]
+
+        try:
+            self.http.bulk(
+                [{**to_doc(record), **({"_rev": doc["_rev"]} if doc else {})} for _, _, record, doc in planned], revs
+            )
+        except BackendUnavailable as exc:
+            if not written():
+                raise
+            raise partial_write(written(), len(items), exc) from exc
+        for key, write, record, _ in planned:
+            if revs.get(record_id(scope, key)):
+                versions[key] = record.version
+                continue
+            try:  # lost a race with another writer: write this one through the CAS loop
+                versions[key] = self.put(scope, key, write, now)[0].version
+            except DataStoreError as exc:
+                raise partial_write(written(), len(items), exc) from exc
+        return {key: versions[key] for key, _ in items}
+
+    # -- listing ---------------------------------------------------------------
+
+    def _expired_ids(self, start: list[Any], now: int) -> dict[str, str]:
+        """id -> rev of documents expired at `now`, from the expiry view range `start`."""
+        rows = self.http.view(DESIGN_ID, "expiry", {"startkey": start, "endkey": [*start, now], "reduce": False})
+        return {row["id"]: row["value"] for row in rows}
+
+    def _sweep(self, expired: dict[str, str]) -> int:
+        if not expired:
+            return 0
+        revs = self.http.bulk([{"_id": doc_id, "_rev": rev, "_deleted": True} for doc_id, rev in expired.items()])
+        return sum(1 for rev in revs.values() if rev)
+
+    def list_keys(self, scope: Scope, *, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
+        base = namespace_prefix(scope)
+        start = base + hex_of(prefix)
+        end = start + "g"  # above every hex digit: the end of the prefix range
+        if after is not None:
+            start = max(start, base + hex_of(after) + "00")  # the smallest key greater than `after`
+        expired = self._expired_ids(["ns", hex_of(scope.user_id), hex_of(scope.namespace)], now)
+        keys: list[str] = []
+        while len(keys) < limit:
+            want = min(PAGE, limit - len(keys) + len(expired))
+            rows = self.http.range(start, end, limit=want)
+            keys.extend(unhex(row["id"][len(base) :]) for row in rows if row["id"] not in expired)
+            if len(rows) < want:
+                break
+            start = rows[-1]["id"] + "00"
+        self._try_sweep(expired)
+        return keys[:limit]
+
+    def _try_sweep(self, expired: dict[str, str]) -> None:
+        with contextlib.suppress(BackendUnavailable):  # opportunistic: the sweeper gets it otherwise
+            self._sweep(expired)
+
+    def _registry(self, user_id: str, body: dict[str, Any], now: int) -> list[NamespaceStats]:
+        self._sweep(self._expired_ids(["user", hex_of(user_id)], now))
+        rows = self.http.view(DESIGN_ID, "namespaces", {**body, "group_level": 2})
+        stats = [
+            NamespaceStats(unhex(row["key"][1]), row["value"][0], row["value"][1], row["value"][2])
+            for row in rows
+            if row["value"][0] > 0
+        ]
+        return sorted(stats, key=lambda item: item.namespace.encode("utf-8"))
+
+    def list_namespaces(self, user_id: str, *, prefix: str, now: int) -> list[str]:
+        user, low = hex_of(user_id), hex_of(prefix)
+        rows = self._registry(user_id, {"startkey": [user, low], "endkey": [user, low + "g"]}, now)
+        return [row.namespace for row in rows]
+
+    def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
+        user = hex_of(user_id)
+        if namespace is None:
+            body: dict[str, Any] = {"startkey": [user], "endkey": [user, {}]}
+        else:
+            body = {"key": [user, hex_of(namespace)]}
+        return self._registry(user_id, body, now)
+
+    def clear(self, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
+        base = namespace_prefix(scope)
+        deleted = 0
+        while True:
+            expired = self._expired_ids(["ns", hex_of(scope.user_id), hex_of(scope.namespace)], now)
+            rows = self.http.range(base, base + "g", limit=PAGE)
+            if not rows:
+                return deleted, True
+            revs = self.http.bulk([{"_id": row["id"], "_rev": row["value"]["rev"], "_deleted": True} for row in rows])
+            deleted += sum(1 for doc_id, rev in revs.items() if rev and doc_id not in expired)
+            if time.monotonic() >= deadline:
+                return deleted, False
+
+    # -- operator interface --------------------------------------------------------
+
+    def users(self) -> Iterator[str]:
+        rows = self.http.view(DESIGN_ID, "namespaces", {"group_level": 1})
+        return iter([unhex(row["key"][0]) for row in rows if row["value"][0] > 0])
+
+    def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
+        start = f"r-{hex_of(user_id)}-" + (f"{hex_of(namespace)}-" if namespace is not None else "")
+        end = start + "g"
+        while True:
+            rows = self.http.range(start, end, limit=DOC_PAGE, include_docs=True)
+            for row in rows:
+                if row.get("doc"):
+                    yield from_doc(row["doc"])
+            if len(rows) < DOC_PAGE:
+                return
+            start = rows[-1]["id"] + "0"
+
+    def restore(self, record: Record) -> None:
+        doc_id = record_id(Scope(record.user_id, record.namespace), record.key)
+        for _ in self._attempts("restore"):
+            doc = self.http.get_doc(doc_id)
+            if doc is not None and from_doc(doc) == record:
+                return  # already there: re-running changes nothing
+            try:
+                self.http.put_doc(to_doc(record), doc["_rev"] if doc else None)
+            except Conflict:
+                continue
+            return
+
+    def purge_expired(self, now: int, user_id: str | None = None) -> int:
+        start = ["all"] if user_id is None else ["user", hex_of(user_id)]
+        return self._sweep(self._expired_ids(start, now))
+
+
+def from_settings(settings: Settings) -> CouchDBStore:
+    return CouchDBStore(settings.couchdb_url, settings.couchdb_db)

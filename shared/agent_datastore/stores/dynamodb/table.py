@@ -1,0 +1,173 @@
+"""The one table of `DynamoDBStore`: its requests, in the store's terms.
+
+Every module of the backend reaches DynamoDB through `Table`: paged Query
+and Scan, batch reads and writes with their unprocessed part retried,
+TransactWriteItems whose failed condition becomes `Raced`, and records
+assembled from their item and, for large values, their chunk items.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from agent_datastore.core.errors import BackendUnavailable
+from agent_datastore.core.records import Record, Scope
+from agent_datastore.stores.dynamodb import codec
+from agent_datastore.stores.dynamodb.client import DynamoClient, TransactionCancelled
+from agent_datastore.stores.retry import backoff
+
+EXPIRY_INDEX = "expiry"
+MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction
+MAX_TX_BYTES = 3_500_000  # under the 4 MB transaction limit
+MAX_RACES = 60
+LIVE = "(attribute_not_exists(#exp) OR #exp > :now)"
+
+
+class Raced(Exception):
+    """Another writer changed the record between our read and our write."""
+
+    def __init__(self, item: dict[str, Any] | None, reread: bool = False) -> None:
+        super().__init__("raced")
+        self.item = item
+        self.reread = reread
+
+
+def names(*attributes: str) -> dict[str, str]:
+    return {f"#{name}": name for name in attributes}
+
+
+def projection(attributes: list[str]) -> tuple[str, dict[str, str]]:
+    return ", ".join(f"#{name}" for name in attributes), names(*attributes)
+
+
+def ident_of(pk: str, sk: str) -> str:
+    return f"{len(pk)}:{pk}{sk}"
+
+
+def ident(item: dict[str, Any]) -> str:
+    return ident_of(item["pk"]["S"], item["sk"]["S"])
+
+
+class Table:
+    """Requests to the table `name` through one (lazily created) client."""
+
+    def __init__(self, name: str, dynamo: DynamoClient) -> None:
+        self.name = name
+        self.dynamo = dynamo
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        return self.dynamo.call(operation, **params)
+
+    def get_item(self, key: dict[str, Any], attributes: list[str] | None = None) -> dict[str, Any] | None:
+        params: dict[str, Any] = {"TableName": self.name, "Key": key, "ConsistentRead": True}
+        if attributes:
+            params["ProjectionExpression"], params["ExpressionAttributeNames"] = projection(attributes)
+        item: dict[str, Any] | None = self.call("get_item", **params).get("Item")
+        return item
+
+    def _until_processed(self, operation: str, request: Any, unprocessed: str, what: str) -> list[dict[str, Any]]:
+        """The answers to one batch request, its `unprocessed` part sent again with backoff."""
+        pending: dict[str, Any] = {self.name: request}
+        answers = []
+        attempt = 0
+        while pending:
+            result = self.call(operation, RequestItems=pending)
+            answers.append(result)
+            pending = result.get(unprocessed) or {}
+            if pending:
+                attempt += 1
+                if attempt > 8:
+                    raise BackendUnavailable(f"DynamoDB kept {what} unprocessed; retry shortly")
+                backoff(attempt, base=0.05)
+        return answers
+
+    def batch_get(self, keys: list[dict[str, Any]], attributes: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Items by `ident` for up to any number of keys (UnprocessedKeys retried)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            if attributes:
+                request["ProjectionExpression"], request["ExpressionAttributeNames"] = projection(attributes)
+            for result in self._until_processed("batch_get_item", request, "UnprocessedKeys", "keys"):
+                for item in result.get("Responses", {}).get(self.name, []):
+                    found[ident(item)] = item
+        return found
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in groups of 25, UnprocessedItems retried with backoff."""
+        for start in range(0, len(requests), 25):
+            self._until_processed("batch_write_item", requests[start : start + 25], "UnprocessedItems", "writes")
+
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems; a conflicting record write becomes `Raced`.
+
+        The request token makes botocore's own retries of the same call
+        idempotent on DynamoDB (an applied transaction is not applied twice,
+        the retry answers success). A server that ignores the token (moto, the
+        test server) runs the retry again: when the first attempt was applied
+        but its answer lost (read timeout), a retried transaction of guarded
+        deletes is then cancelled because every item it deletes is gone. That
+        is recognised as success here, else the caller would take the deletes
+        it made for a lost race and never count them (`clear` under-reported,
+        `delete` answered `deleted: false`).
+        """
+        try:
+            self.call("transact_write_items", TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
+        except TransactionCancelled as exc:
+            if exc.resent and _replayed_deletes(actions, exc.reasons):
+                return  # an earlier attempt of this very request deleted them
+            failed = exc.failed_items()
+            if failed:
+                raise Raced(failed[0][1] if len(failed) == 1 else None, reread=len(failed) != 1) from exc
+            if "TransactionConflict" in exc.codes():
+                raise Raced(None, reread=True) from exc
+            raise BackendUnavailable(f"DynamoDB cancelled the write: {', '.join(sorted(exc.codes()))}") from exc
+
+    def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Items of every page of a Query or Scan, read as they are consumed."""
+        params = {"TableName": self.name, **params}
+        while True:
+            page = self.call(operation, **params)
+            yield from page.get("Items", [])
+            if not page.get("LastEvaluatedKey"):
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def query(self, **params: Any) -> Iterator[dict[str, Any]]:
+        return self._pages("query", params)
+
+    def scan(self, **params: Any) -> Iterator[dict[str, Any]]:
+        return self._pages("scan", params)
+
+    def record(self, scope: Scope, item: dict[str, Any]) -> Record | None:
+        """The record of a record item, or None when its chunks are gone (overwritten meanwhile)."""
+        if "vn" not in item:
+            return codec.to_record(scope, item)
+        keys = codec.chunk_keys(scope, item["sk"]["S"], item)
+        found = self.batch_get(keys)
+        parts = [found.get(ident(key)) for key in keys]
+        if any(part is None for part in parts):
+            return None
+        value_json = codec.decode_chunks([bytes(part["d"]["B"]) for part in parts if part], bool(item["vz"]["BOOL"]))
+        return codec.to_record(scope, item, value_json)
+
+
+def _replayed_deletes(actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> bool:
+    """Whether a cancelled, resent transaction failed only because its guarded deletes were
+    already applied: every conditioned action is a `Delete` that found no item (it asks for the
+    item it failed on, `ALL_OLD`, so "no item" means "gone"), nothing else failed."""
+    conditioned = [
+        (kind if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else "", reason)
+        for action, reason in zip(actions, reasons, strict=False)
+        for kind, body in action.items()
+        if "ConditionExpression" in body
+    ]
+    if len(reasons) != len(actions) or not conditioned:
+        return False
+    failed = [reason for reason in reasons if reason.get("Code", "None") != "None"]
+    return len(failed) == len(conditioned) and all(
+        kind == "Delete" and reason.get("Code") == "ConditionalCheckFailed" and not reason.get("Item")
+        for kind, reason in conditioned
+    )

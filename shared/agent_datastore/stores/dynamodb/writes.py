@@ -1,0 +1,237 @@
+"""Writes of `DynamoDBStore`: set, increment, delete, restore, and the transactions they share.
+
+Every write is one TransactWriteItems of record actions, each conditioned
+on the version read (or on the record still being absent), plus one update
+of the namespace registry, so the registry stays exact whatever races.
+Chunks of a large value are written before the transaction that names
+them, and those of the replaced version deleted after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from agent_datastore.core.errors import BackendUnavailable, DataStoreError
+from agent_datastore.core.records import Record, Scope, Write, apply_write, check_version, increment_write
+from agent_datastore.stores.dynamodb import codec
+from agent_datastore.stores.dynamodb.table import MAX_RACES, Raced, Table, names
+from agent_datastore.stores.retry import backoff
+
+logger = logging.getLogger("agent_datastore.dynamodb")
+
+# (stored item or None, the record to write over it)
+Plan = list[tuple[dict[str, Any] | None, Record]]
+
+
+def registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: int | None) -> dict[str, Any]:
+    """The transaction action that adds `keys` and `size` to the scope's registry entry;
+    `updated_at` (None: left as it is) becomes its last write time."""
+    expression, attributes = "ADD #n :dn, #b :db", ["n", "b"]
+    values = {":dn": {"N": str(keys)}, ":db": {"N": str(size)}}
+    if updated_at is not None:
+        expression += " SET #ua = :ua"
+        attributes.append("ua")
+        values[":ua"] = {"N": str(updated_at)}
+    return {
+        "Update": {
+            "TableName": db.name,
+            "Key": codec.registry_key(scope),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names(*attributes),
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def _guard(old: dict[str, Any] | None) -> dict[str, Any]:
+    """Condition that the stored record is still `old` (or still absent)."""
+    if old is None:
+        return {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": names("pk")}
+    return {
+        "ConditionExpression": "#ver = :ver",
+        "ExpressionAttributeNames": names("ver"),
+        "ExpressionAttributeValues": {":ver": old["ver"]},
+    }
+
+
+def _write_action(
+    db: Table, scope: Scope, old: dict[str, Any] | None, record: Record, payload: codec.Payload
+) -> dict[str, Any]:
+    """An Update (not a Put) that writes `record` over `old`: it SETs every field a write owns,
+    REMOVEs the optional ones the new record lacks, and moves `accessCount` by its difference from
+    `old` (0 for an overwrite, which keeps it) with ADD, so a read's `ADD` landing between our read
+    and this write is kept. Reads do not change the version, so the guard cannot see them."""
+    item = codec.record_item(scope, record, payload)
+    fields = [name for name in item if name not in ("pk", "sk", "ac")]
+    removed = [name for name in codec.OPTIONAL_ATTRIBUTES if name not in item]
+    expression = "SET " + ", ".join(f"#{name} = :new_{name}" for name in fields) + " ADD #ac :new_ac"
+    if removed:
+        expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+    guard = _guard(old)
+    access_delta = record.access_count - (int(old["ac"]["N"]) if old is not None else 0)
+    return {
+        "Update": {
+            "TableName": db.name,
+            "Key": codec.record_key(scope, record.key),
+            "UpdateExpression": expression,
+            "ConditionExpression": guard["ConditionExpression"],
+            "ExpressionAttributeNames": {**guard["ExpressionAttributeNames"], **names("ac", *fields, *removed)},
+            "ExpressionAttributeValues": {
+                **guard.get("ExpressionAttributeValues", {}),
+                **{f":new_{name}": item[name] for name in fields},
+                ":new_ac": {"N": str(access_delta)},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def _delete_action(
+    db: Table, scope: Scope, old: dict[str, Any], extra: str, values: dict[str, Any] | None
+) -> dict[str, Any]:
+    guard = _guard(old)
+    return {
+        "Delete": {
+            "TableName": db.name,
+            "Key": codec.record_key(scope, old["sk"]["S"]),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            "ConditionExpression": guard["ConditionExpression"] + extra,
+            "ExpressionAttributeNames": {**guard["ExpressionAttributeNames"], **({"#exp": "exp"} if extra else {})},
+            "ExpressionAttributeValues": {**guard["ExpressionAttributeValues"], **(values or {})},
+        }
+    }
+
+
+def _delete_chunks(db: Table, scope: Scope, item: dict[str, Any] | None) -> None:
+    if item is None or "vn" not in item:
+        return
+    keys = codec.chunk_keys(scope, item["sk"]["S"], item)
+    try:
+        db.batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+    except DataStoreError as exc:  # the write itself succeeded; chunks of a dead version stay behind
+        logger.warning("could not delete %d old chunks: %s", len(keys), exc.message)
+
+
+def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
+    """Write each record over its stored item (at most 99), with the registry, atomically;
+    `updated_at` is the registry's last write time."""
+    actions = []
+    written: list[dict[str, Any]] = []  # the new chunked items, to undo their chunks
+    generations: list[str] = []  # of each new value ("" when inline)
+    keys, size = 0, 0
+    try:
+        for old, record in plan:
+            payload = codec.encode_value(record.value_json)
+            generations.append(payload.generation)
+            chunks = codec.chunk_items(scope, record.key, payload, record.expires_at)
+            if chunks:
+                db.batch_write([{"PutRequest": {"Item": chunk}} for chunk in chunks])
+                written.append(
+                    {"sk": {"S": record.key}, "vn": {"N": str(len(chunks))}, "vg": {"S": payload.generation}}
+                )
+            actions.append(_write_action(db, scope, old, record, payload))
+            keys += 0 if old else 1
+            size += record.size - codec.stored_size(old)
+        actions.append(registry_update(db, scope, keys, size, updated_at))
+        db.transact(actions)
+    except BaseException:
+        for new_item in written:
+            _delete_chunks(db, scope, new_item)
+        raise
+    for (old, _), generation in zip(plan, generations, strict=True):
+        if old is not None and old.get("vg") != {"S": generation}:
+            _delete_chunks(db, scope, old)
+
+
+def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int, *, only_expired: bool = False) -> None:
+    """Delete these stored items (as read, at most 99) and take them out of the registry, atomically."""
+    extra, values = "", None
+    if only_expired:
+        extra, values = " AND #exp <= :now", {":now": {"N": str(now)}}
+    actions = [_delete_action(db, scope, item, extra, values) for item in items]
+    # A delete is not a write of a value: the entry's last write time stays (docs/contract-notes.md).
+    actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), None))
+    db.transact(actions)
+    for item in items:
+        _delete_chunks(db, scope, item)
+
+
+def _after_race(
+    db: Table, scope: Scope, key: str, race: Raced, attempt: int, attributes: list[str] | None
+) -> dict[str, Any] | None:
+    """The stored item after a lost race: the one the failed condition returned, else read again."""
+    backoff(attempt)
+    return db.get_item(codec.record_key(scope, key), attributes) if race.reread else race.item
+
+
+def _too_busy(key: str) -> BackendUnavailable:
+    return BackendUnavailable(f"key {key!r} is being written too often; retry shortly")
+
+
+def write_loop(
+    db: Table, scope: Scope, key: str, make: Callable[[Record | None], Record], now: int, full: bool
+) -> tuple[Record, bool]:
+    """Read, build the new record with `make(existing)`, write guarded; retry lost races.
+
+    `full`: the stored value is needed (increment), not only the record's fields.
+    """
+    old = db.get_item(codec.record_key(scope, key), None if full else codec.META_ATTRIBUTES)
+    for attempt in range(MAX_RACES):
+        existing = None
+        if old is not None and codec.is_live(old, now):
+            existing = db.record(scope, old) if full else codec.to_record(scope, old)
+            if existing is None:  # chunks replaced meanwhile
+                old = db.get_item(codec.record_key(scope, key))
+                continue
+        record = make(existing)
+        try:
+            write_records(db, scope, [(old, record)], record.updated_at)
+            return record, existing is None
+        except Raced as race:
+            old = _after_race(db, scope, key, race, attempt, None)
+    raise _too_busy(key)
+
+
+def put(db: Table, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
+    return write_loop(db, scope, key, lambda existing: apply_write(scope, key, existing, write, now), now, False)
+
+
+def increment(
+    db: Table, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
+) -> Record:
+    def make(existing: Record | None) -> Record:
+        write = increment_write(key, existing, by, agent, expires_at)
+        return apply_write(scope, key, existing, write, now)
+
+    return write_loop(db, scope, key, make, now, True)[0]
+
+
+def delete(db: Table, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
+    old = db.get_item(codec.record_key(scope, key), codec.META_ATTRIBUTES)
+    for attempt in range(MAX_RACES):
+        existing = codec.to_record(scope, old) if old is not None and codec.is_live(old, now) else None
+        check_version(key, existing, if_version)
+        if old is None:
+            return False
+        try:
+            delete_items(db, scope, [old], now)
+        except Raced as race:
+            old = _after_race(db, scope, key, race, attempt, codec.META_ATTRIBUTES)
+            continue
+        return existing is not None
+    raise _too_busy(key)
+
+
+def restore(db: Table, record: Record) -> None:
+    """Write `record` exactly as given over whatever is stored."""
+    scope = Scope(record.user_id, record.namespace)
+    old = db.get_item(codec.record_key(scope, record.key), codec.META_ATTRIBUTES)
+    for attempt in range(MAX_RACES):
+        try:
+            write_records(db, scope, [(old, record)], record.updated_at)
+            return
+        except Raced as race:
+            old = _after_race(db, scope, record.key, race, attempt, codec.META_ATTRIBUTES)
+    raise _too_busy(record.key)

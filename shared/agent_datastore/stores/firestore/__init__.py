@@ -1,0 +1,1 @@
+"""The Firestore backend (docs/gcp.md): one collection, order-preserving document ids, split values."""
