@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from agent_datastore.core.records import Record
 
@@ -100,9 +100,3 @@ class Checksum:
     @property
     def hex(self) -> str:
         return f"{self.total:064x}"
-
-
-def write_lines(out: IO[str], records: Iterable[Record]) -> Iterator[Record]:
-    for record in records:
-        out.write(record_line(record))
-        yield record
