@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 
+from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
-from agent_datastore.edges.http import Api
 from agent_datastore.edges.local import server
 from agent_datastore.stores.memory import MemoryStore
 

@@ -1,4 +1,4 @@
-"""Cloud Functions (2nd gen) targets, one per operation: `functions-framework --target=get`.
+"""Google Cloud targets, one per operation: `functions-framework --target=get`.
 
 All of them come from the one GCP adapter in `agent_datastore.edges.gcp`; `route`
 serves every operation by path (`POST /v1/<operation>`) for local use.

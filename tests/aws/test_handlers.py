@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
-from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.edges.aws.handler import make_handler
 from agent_datastore.stores.memory import MemoryStore
 
 from .conftest import Calls

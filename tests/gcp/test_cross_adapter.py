@@ -10,10 +10,11 @@ from typing import Any
 import flask
 import pytest
 
+from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges.auth import mint_token
+from agent_datastore.edges.aws.handler import make_handler
 from agent_datastore.edges.gcp import gcp_handler
-from agent_datastore.edges.http import Api, make_handler
 from agent_datastore.stores.memory import MemoryStore
 
 SECRET = "cross-adapter-secret-of-32-bytes-or-more"

@@ -202,7 +202,7 @@ def lambda_client(invoke: Callable[[str, bytes], tuple[dict[str, str], bytes]]) 
 
 def handler_invoker(api: Any, prefix: str = "agent-datastore-") -> Callable[[str, bytes], tuple[dict[str, str], bytes]]:
     """Run the core's real per-operation handlers, as the Lambda runtime would."""
-    from agent_datastore.edges.http import make_handler
+    from agent_datastore.edges.aws.handler import make_handler
 
     handlers: dict[str, Any] = {}
 

@@ -20,6 +20,7 @@ import pytest
 from agent_datastore.core.errors import BackendUnavailable, Unauthorized
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import auth
+from agent_datastore.edges.aws import secrets as aws_secrets
 from agent_datastore.edges.local.proxy import MintingCredential
 from agent_datastore_sdk import DataStore, Forbidden
 from agent_datastore_sdk import Unauthorized as SdkUnauthorized
@@ -195,30 +196,29 @@ def test_secret_cache_fetches_lazily_and_refetches_for_an_unknown_kid(monkeypatc
     fetched: list[str] = []
     stored = {"text": "k1=" + SECRET}
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(aws_secrets.time, "monotonic", lambda: now[0])
 
     def fetch(settings: Settings) -> str:
         fetched.append(settings.token_secret_arn)
         return stored["text"]
 
-    cache = auth.SecretCache(ttl=300, min_refresh=30, fetch=fetch)
-    monkeypatch.setattr(auth, "SECRET_CACHE", cache)
+    cache = aws_secrets.SecretCache(ttl=300, min_refresh=30, fetch=fetch)
     settings = Settings(auth="token", token_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:x")
     assert fetched == []  # nothing at construction
     headers = {"authorization": f"Bearer {mint('u')}"}
-    assert auth.authenticate(settings, headers, {}).user_id == "u"
-    assert auth.authenticate(settings, headers, {}).user_id == "u"
+    assert auth.authenticate(settings, headers, None, cache).user_id == "u"
+    assert auth.authenticate(settings, headers, None, cache).user_id == "u"
     assert len(fetched) == 1  # cached
     # Rotation: the stored secret gains k2 and a k2 token arrives.
     stored["text"] = f"k2={SECRET_K2},k1={SECRET}"
     rotated = {"authorization": f"Bearer {auth.mint_token(SECRET_K2, user='u', agent='a', kid='k2')}"}
     with pytest.raises(Unauthorized):
-        auth.authenticate(settings, rotated, {})  # too soon to refetch: no stampede on bad kids
+        auth.authenticate(settings, rotated, None, cache)  # too soon to refetch: no stampede on bad kids
     now[0] += 31
-    assert auth.authenticate(settings, rotated, {}).user_id == "u"
+    assert auth.authenticate(settings, rotated, None, cache).user_id == "u"
     assert len(fetched) == 2
     now[0] += 301
-    auth.authenticate(settings, headers, {})
+    auth.authenticate(settings, headers, None, cache)
     assert len(fetched) == 3  # expired from the cache
 
 
@@ -226,10 +226,9 @@ def test_an_unreachable_secret_store_is_503_not_500(monkeypatch: pytest.MonkeyPa
     def fail(settings: Settings) -> str:
         raise BackendUnavailable("the token secret could not be fetched")
 
-    monkeypatch.setattr(auth, "SECRET_CACHE", auth.SecretCache(fetch=fail))
     settings = Settings(auth="token", token_secret_parameter="/ds/secret")
     with pytest.raises(BackendUnavailable):
-        auth.authenticate(settings, {"authorization": f"Bearer {mint('u')}"}, {})
+        auth.authenticate(settings, {"authorization": f"Bearer {mint('u')}"}, None, aws_secrets.SecretCache(fetch=fail))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Direct invocation: a real boto3 Lambda client, the real per-operation handlers.
 
 The boto3 client serialises `Invoke` as it would for AWS; the test hook hands
-the exact payload bytes to `agent_datastore.edges.http.make_handler(operation)`
+the exact payload bytes to `agent_datastore.edges.aws.handler.make_handler(operation)`
 as the Lambda runtime would, and botocore parses the answer as AWS's.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.edges.http import Api
+from agent_datastore.api.app import Api
 from agent_datastore.stores.memory import MemoryStore
 from agent_datastore_sdk import (
     AsyncDataStore,

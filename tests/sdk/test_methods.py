@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.edges.http import Api
+from agent_datastore.api.app import Api
 from agent_datastore.stores.memory import MemoryStore
 from agent_datastore_sdk import (
     Call,

@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from agent_datastore.api.app import Api
 from agent_datastore.api.models import REQUEST_MODELS, WRITE_OPERATIONS
-from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.edges.aws.handler import make_handler
 from agent_datastore.stores.memory import MemoryStore
 from tests.sdk.conftest import mint
 

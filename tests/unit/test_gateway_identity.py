@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
+from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges.auth import mint_token
-from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.edges.aws.handler import make_handler
 from agent_datastore.stores.memory import MemoryStore
 
 SECRET = "unit-secret-of-at-least-32-bytes-long"
@@ -56,7 +57,7 @@ def test_clear_over_http_stops_before_the_function_times_out():
     import time
     from types import SimpleNamespace
 
-    from agent_datastore.edges.http import deadline_from_context
+    from agent_datastore.edges.aws.events import deadline_from_context
 
     context = SimpleNamespace(aws_request_id="r", get_remaining_time_in_millis=lambda: 10_000)
     started = time.monotonic()

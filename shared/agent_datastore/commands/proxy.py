@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
 def _credential(args: argparse.Namespace) -> Any:
     from agent_datastore.core.settings import Settings
     from agent_datastore.edges.auth import signing_secret
+    from agent_datastore.edges.aws.secrets import SECRET_CACHE
     from agent_datastore.edges.local.proxy import MintingCredential, StaticToken
 
     if args.user:
@@ -47,7 +48,7 @@ def _credential(args: argparse.Namespace) -> Any:
             raise ValueError("--user needs --agent")
         if args.ttl < 60:
             raise ValueError("--ttl must be at least 60 seconds")
-        kid, secret = signing_secret(Settings.from_env(), args.kid)
+        kid, secret = signing_secret(Settings.from_env(), args.kid, SECRET_CACHE)
         return MintingCredential(secret, kid, args.user, args.agent, args.ttl, args.ns_prefix, args.read_only)
     token = args.token
     if token is None and args.token_file:

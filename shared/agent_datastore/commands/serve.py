@@ -23,10 +23,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent_datastore.core.settings import Settings
+    from agent_datastore.edges.aws.secrets import SECRET_CACHE
     from agent_datastore.edges.local.server import serve
 
     overrides: dict[str, Any] = {"auth": args.auth or os.environ.get("DATASTORE_AUTH") or "none"}
     if args.backend:
         overrides["store_backend"] = args.backend
     settings = Settings.from_env(**overrides)
-    return serve(settings, args.host, args.port)
+    # A server on AWS (EC2, a container) may keep its token secret in Secrets Manager or SSM.
+    return serve(settings, args.host, args.port, SECRET_CACHE)

@@ -36,12 +36,13 @@ def register(subparsers: Any) -> None:
 def run_mint(args: argparse.Namespace) -> int:
     from agent_datastore.core.settings import Settings
     from agent_datastore.edges.auth import mint_token, signing_secret
+    from agent_datastore.edges.aws.secrets import SECRET_CACHE
 
     if args.ttl <= 0:
         print("error: --ttl must be a positive number of seconds", file=sys.stderr)
         return 2
     try:
-        kid, secret = signing_secret(Settings.from_env(), args.kid)
+        kid, secret = signing_secret(Settings.from_env(), args.kid, SECRET_CACHE)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -62,10 +63,11 @@ def run_verify(args: argparse.Namespace) -> int:
     from agent_datastore.core.errors import DataStoreError
     from agent_datastore.core.settings import Settings
     from agent_datastore.edges.auth import token_secrets, verify_token
+    from agent_datastore.edges.aws.secrets import SECRET_CACHE
 
     token = (args.token or sys.stdin.read()).strip()
     try:
-        identity = verify_token(token, token_secrets(Settings.from_env()))
+        identity = verify_token(token, token_secrets(Settings.from_env(), SECRET_CACHE))
     except DataStoreError as exc:
         print(json.dumps({"valid": False, "code": exc.code, "message": exc.message}))
         return 1

@@ -1,9 +1,9 @@
-"""The Google Cloud Functions edge: a Flask request in, the shared handler's answer out.
+"""The Google Cloud Functions edge: a Flask request in, the dispatch's answer out.
 
 Every target in `functions/gcp/main.py` is `<operation> = gcp_handler("<operation>")`.
-A request becomes the same AWS HTTP API v2 event the local server builds and
-goes through `adapter.make_handler`, so Google Cloud answers byte for byte
-what AWS answers (status, body, `retry-after`; only the request id differs).
+A request becomes the neutral `HttpRequest` and goes through `edges.dispatch`,
+so Google Cloud answers byte for byte what AWS answers (status, body,
+`retry-after`; only the request id differs).
 
 Identity (API.md section 5):
 
@@ -24,15 +24,19 @@ Identity (API.md section 5):
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
 
+from agent_datastore.api.app import Api
 from agent_datastore.core import errors, jsonutil
-from agent_datastore.edges.auth import bearer, claims_from_userinfo
-from agent_datastore.edges.http import Api, error_response, make_handler
+from agent_datastore.edges import dispatch
+from agent_datastore.edges.auth import bearer
+from agent_datastore.edges.http import JSON_CONTENT_TYPE, GatewayClaims, HttpRequest, error_response
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GATEWAY_HEADERS = ("x-forwarded-authorization", "x-apigateway-api-userinfo")
@@ -69,72 +73,54 @@ def direct_caller(headers: Mapping[str, str], allowed: str) -> str | None:
     return None
 
 
-def http_event(method: str, path: str, headers: Mapping[str, str], body: bytes, rid: str) -> dict[str, Any]:
-    """The AWS HTTP API v2 event of an HTTP request (text bodies as text, others base64)."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    forwarded = lowered.pop("x-forwarded-authorization", None)
-    if forwarded is not None:
-        lowered["authorization"] = forwarded
-    context: dict[str, Any] = {"http": {"method": method.upper(), "path": path}, "requestId": rid}
-    userinfo = lowered.pop("x-apigateway-api-userinfo", None)
-    if userinfo is not None:
-        # Verified by Google API Gateway (the functions are private): put the claims
-        # where API Gateway's JWT authorizer puts them, the only place auth reads claims.
-        try:
-            context["authorizer"] = {"jwt": {"claims": dict(claims_from_userinfo(userinfo))}}
-        except errors.Unauthorized:
-            context["authorizer"] = {"jwt": {"claims": {}}}  # answered 401: no subject
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "rawPath": path,
-        "headers": lowered,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
+def claims_from_userinfo(userinfo: str) -> Mapping[str, Any]:
+    """Google API Gateway's `X-Apigateway-Api-Userinfo`: base64url JSON of the verified claims
+    (none when malformed, so the request is answered 401 for want of a subject)."""
     try:
-        event["body"] = body.decode("utf-8")
-    except UnicodeDecodeError:
-        event["body"] = base64.b64encode(body).decode("ascii")
-        event["isBase64Encoded"] = True
-    return event
+        decoded = json.loads(base64.urlsafe_b64decode(userinfo + "=" * (-len(userinfo) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    return decoded if isinstance(decoded, Mapping) else {}
+
+
+def http_request(method: str, path: str, headers: Mapping[str, str], body: bytes) -> HttpRequest:
+    """The neutral request of one that came in over HTTPS; `headers` with lower-case names."""
+    headers = dict(headers)
+    forwarded = headers.pop("x-forwarded-authorization", None)
+    if forwarded is not None:
+        headers["authorization"] = forwarded
+    userinfo = headers.pop("x-apigateway-api-userinfo", None)
+    # Only Google API Gateway reaches the functions (they are private), so the header is its own.
+    verified = None if userinfo is None else GatewayClaims(claims_from_userinfo(userinfo))
+    return HttpRequest(method.upper(), path, headers, body, verified)
 
 
 def gcp_handler(operation: str | None, api: Api | None = None) -> Callable[[Any], tuple[str, int, dict[str, str]]]:
-    """A functions-framework HTTP target for one operation (None: route by path, for local use)."""
+    """A functions-framework HTTP target for one operation (None: route by path, for local use).
+
+    A plain function: functions-framework takes nothing else as a target.
+    """
     shared = api or Api()
-    lambda_handler = make_handler(operation, shared)
 
     def handle(request: Any) -> tuple[str, int, dict[str, str]]:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
         rid = request_id(headers)
         body: bytes = request.get_data(cache=False)
         if direct_caller(headers, shared.settings.direct_callers) is not None and request.method == "POST":
-            return _direct(lambda_handler, body, rid)
-        event = http_event(request.method, request.path, headers, body, rid)
-        result = lambda_handler(event, None)
-        return result["body"], int(result["statusCode"]), dict(result["headers"])
+            return _direct(shared, operation, body, rid)
+        neutral = http_request(request.method, request.path, headers, body)
+        response = dispatch.answer_http(shared, neutral, operation, rid)
+        return response.encoded_body(), response.status, response.http_headers(rid)
 
-    handle.api = shared  # type: ignore[attr-defined]
     return handle
 
 
-def _direct(
-    lambda_handler: Callable[[Any, Any], dict[str, Any]], body: bytes, rid: str
-) -> tuple[str, int, dict[str, str]]:
-    headers = {"content-type": "application/json; charset=utf-8", "x-request-id": rid}
+def _direct(api: Api, operation: str | None, body: bytes, rid: str) -> tuple[str, int, dict[str, str]]:
+    """A direct invocation, answered as a Lambda Invoke is: always 200, the outcome inside."""
     try:
         event = jsonutil.loads(body)
     except errors.DataStoreError as exc:
         response = error_response(exc, rid)
-        result: dict[str, Any] = {"statusCode": response.status, "body": response.body}
     else:
-        context = _Context(rid)
-        result = lambda_handler(event, context)
-    return jsonutil.dumps(result), 200, headers
-
-
-class _Context:
-    """What `adapter.request_id_of` reads from a Lambda context."""
-
-    def __init__(self, rid: str) -> None:
-        self.aws_request_id = rid
+        response = dispatch.answer_direct(api, event, operation, rid, None)
+    return jsonutil.dumps(response.invocation_result()), 200, {"content-type": JSON_CONTENT_TYPE, "x-request-id": rid}

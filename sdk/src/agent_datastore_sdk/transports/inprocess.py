@@ -1,10 +1,10 @@
 """In-process transport: the core's own direct-invocation handlers, no network.
 
 For tests and for embedding the store in a Python program. Each call goes
-through `agent_datastore.edges.http.make_handler(operation)` exactly as a direct
-invocation of the deployed function would, with the body round-tripped
-through JSON so the values seen are what the wire would carry. The core
-(`agent-datastore`) is imported on first use only.
+through `agent_datastore.edges.aws.handler.make_handler(operation)` exactly
+as a direct invocation of the deployed function would, with the body
+round-tripped through JSON so the values seen are what the wire would
+carry. The core (`agent-datastore`) is imported on first use only.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class InProcessTransport:
         store: Any = None,
         settings: Any = None,
     ) -> None:
-        """`api` (an `agent_datastore.edges.http.Api`) wins; else one is built from `store`/`settings`
+        """`api` (an `agent_datastore.api.app.Api`) wins; else one is built from `store`/`settings`
         (defaults: the environment's configuration, SQLite at `SQLITE_PATH`)."""
         self.identity: dict[str, Any] = {"userId": user_id, "agentName": agent_name}
         if ns_prefix is not None:
@@ -53,7 +53,7 @@ class InProcessTransport:
     def api(self) -> Any:
         with self._lock:
             if self._api is None:
-                from agent_datastore.edges.http import Api
+                from agent_datastore.api.app import Api
 
                 self._api = Api(self._settings, self._store)
             return self._api
@@ -61,7 +61,7 @@ class InProcessTransport:
     def handler(self, operation: str) -> Any:
         handler = self._handlers.get(operation)
         if handler is None:
-            from agent_datastore.edges.http import make_handler
+            from agent_datastore.edges.aws.handler import make_handler
 
             handler = self._handlers[operation] = make_handler(operation, self.api)
         return handler

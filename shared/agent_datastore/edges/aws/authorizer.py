@@ -14,7 +14,8 @@ API.md section 5 get through the one gateway:
   header may differ between requests with the same JWT).
 
 The functions take the identity from `requestContext.authorizer.lambda`
-(`auth.identity_from_authorizer`), never from headers the client set. A
+(`events.authorizer_answer`, then `auth.identity_from_authorizer`), never
+from headers the client set. A
 credential that fails is answered `{"isAuthorized": true, "context": {"denied":
 reason}}`: the function then answers the contract's 401 `unauthorized` (API
 Gateway's own denial would be a 403 outside the contract's error shape). A
@@ -35,6 +36,8 @@ from agent_datastore.core.errors import BackendUnavailable, Unauthorized
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import auth
+from agent_datastore.edges.aws.events import headers_of
+from agent_datastore.edges.aws.secrets import SECRET_CACHE
 
 PLATFORM_ALGORITHMS = ("RS256", "ES256")
 JWKS_PATH = "/.well-known/jwks.json"
@@ -107,11 +110,13 @@ def verify_platform_jwt(token: str, settings: Settings, clients: JwksClients = J
 
 
 def authorizer_context(
-    event: Mapping[str, Any], settings: Settings, clients: JwksClients = JWKS_CLIENTS
+    event: Mapping[str, Any],
+    settings: Settings,
+    clients: JwksClients = JWKS_CLIENTS,
+    remote: auth.SecretSource = SECRET_CACHE,
 ) -> dict[str, Any]:
     """The context API Gateway hands to the function (`requestContext.authorizer.lambda`)."""
-    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-    token = auth.bearer(headers)
+    token = auth.bearer(headers_of(event))
     if token is None:
         raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
     try:
@@ -123,7 +128,7 @@ def authorizer_context(
         Identity(sub)  # the limits on user ids: refused here already, not only in the function
         return {"userId": sub, "expiresAt": exp}
     # Every other algorithm (`none` included) is refused by verify_token, which takes HS256 only.
-    identity = auth.verify_capability(settings, token)
+    identity = auth.verify_capability(settings, token, remote)
     context: dict[str, Any] = {
         "userId": identity.user_id,
         "agentName": identity.agent_name,
@@ -141,16 +146,18 @@ def denial(reason: str) -> dict[str, Any]:
     possible answer is the contract's 401 `unauthorized` with this reason: API
     Gateway's own refusal would be a 403 `{"message": "Forbidden"}`, in neither the
     contract's status nor its error shape. The context has no `userId`, so no code
-    path can read an identity from it (`auth.identity_from_authorizer`)."""
+    path can read an identity from it (`events.authorizer_answer`)."""
     return {"isAuthorized": True, "context": {"denied": reason}}
 
 
-def authorize(event: Any, settings: Settings, clients: JwksClients = JWKS_CLIENTS) -> dict[str, Any]:
+def authorize(
+    event: Any, settings: Settings, clients: JwksClients = JWKS_CLIENTS, remote: auth.SecretSource = SECRET_CACHE
+) -> dict[str, Any]:
     """The simple response: the verified identity, or a denial the function answers with 401."""
     if not isinstance(event, Mapping):
         return denial("the request is malformed")
     try:
-        context = authorizer_context(event, settings, clients)
+        context = authorizer_context(event, settings, clients, remote)
     except Unauthorized as exc:
         logger.info("request denied: %s", exc.message)
         return denial(exc.message)

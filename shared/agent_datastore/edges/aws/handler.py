@@ -1,7 +1,9 @@
-"""The AWS Lambda edge: Powertools applied once around the shared handler.
+"""The AWS Lambda edge: an event in, the dispatch's answer out, Powertools applied once.
 
 Every `functions/aws/<operation>/app.py` is `handler = aws_handler("<operation>")`.
-This wraps `adapter.make_handler` (the one path into the service) with:
+`LambdaHandler` translates the event (`events.py`: HTTP API payload v2, or
+a direct invocation) into the neutral request, calls `edges.dispatch` and
+translates the answer back; `aws_handler` wraps it with:
 
 - a structured Powertools Logger carrying the request id, operation,
   transport and user id - never values, keys or tokens;
@@ -9,26 +11,34 @@ This wraps `adapter.make_handler` (the one path into the service) with:
   with POWERTOOLS_TRACE_DISABLED, and patches botocore so DynamoDB calls
   appear as subsegments);
 - one CloudWatch metric (EMF) per request, `Requests`, with the dimensions
-  `operation` and `code` (`ok` or the contract's error code);
-- event parsing with Powertools' `APIGatewayProxyEventV2` for HTTP API
-  events; anything else is a direct invocation.
+  `operation` and `code` (`ok` or the contract's error code).
 
-The response is the core adapter's, untouched, so AWS answers byte for
-byte what every other transport answers.
+The answer is `LambdaHandler`'s, untouched, so AWS answers byte for byte
+what every other transport answers. `LambdaHandler` needs no Powertools:
+the SDK's in-process transport and the tests call it as it is.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from agent_datastore.api.app import Api
 from agent_datastore.core import errors
 from agent_datastore.core.settings import Settings
-from agent_datastore.edges.auth import signing_secret
-from agent_datastore.edges.http import Api, is_http_event, make_handler, request_id_of
+from agent_datastore.edges import dispatch
+from agent_datastore.edges.auth import SecretSource, signing_secret
+from agent_datastore.edges.aws.events import (
+    Invocation,
+    deadline_from_context,
+    http_result,
+    invocation_of,
+    request_id_of,
+)
+from agent_datastore.edges.aws.secrets import SECRET_CACHE
+from agent_datastore.edges.http import Response
+from agent_datastore.stores.base import Store
 
 SERVICE = "agent-datastore"
 METRICS_NAMESPACE = "AgentDataStore"
@@ -37,11 +47,16 @@ METRICS_NAMESPACE = "AgentDataStore"
 class AwsApi(Api):
     """`Api` whose capability-token secret may live in Secrets Manager or SSM.
 
-    `auth.token_secrets` fetches and caches that secret for token checks; here it
-    also keys the `list_keys` cursors (unless DATASTORE_CURSOR_SECRET is set), so
-    cursors stay valid across function instances. Fetched on the first request
-    that needs settings, never at import.
+    That secret also keys the `list_keys` cursors here (unless DATASTORE_CURSOR_SECRET
+    is set), so cursors stay valid across function instances. Fetched on the first
+    request that needs settings, never at import.
     """
+
+    def __init__(
+        self, settings: Settings | None = None, store: Store | None = None, remote: SecretSource = SECRET_CACHE
+    ) -> None:
+        super().__init__(settings, store)
+        self.remote = remote
 
     @property
     def settings(self) -> Settings:
@@ -49,7 +64,7 @@ class AwsApi(Api):
             settings = Settings.from_env()
             if (settings.token_secret_arn or settings.token_secret_parameter) and not settings.cursor_secret:
                 try:
-                    _, secret = signing_secret(settings)
+                    _, secret = signing_secret(settings, remote=self.remote)
                 except ValueError as exc:
                     raise errors.BackendUnavailable("the token secret is empty") from exc
                 settings = replace(settings, cursor_secret=secret)
@@ -57,74 +72,95 @@ class AwsApi(Api):
         return self._settings
 
 
-def _user_of(event: Any) -> tuple[str, str | None]:
-    """(transport, user id) for the logs: what the gateway verified, or the direct caller's identity."""
-    if is_http_event(event):
-        from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+class LambdaHandler:
+    """The Lambda handler of one operation (None: route by the event's path).
 
-        authorizer = APIGatewayProxyEventV2(dict(event)).request_context.authorizer
-        # The Lambda authorizer's answer, else the JWT authorizer's claims.
-        lambda_context = authorizer.get_lambda if authorizer else None
-        claims = authorizer.jwt_claim if authorizer else None
-        user = (lambda_context or {}).get("userId") or (claims or {}).get("sub")
-        return "http", user if isinstance(user, str) else None
-    identity = event.get("identity") if isinstance(event, Mapping) else None
-    user = identity.get("userId") if isinstance(identity, Mapping) else None
-    return "direct", user if isinstance(user, str) else None
+    HTTP events get `{"statusCode", "headers", "body": <JSON text>}`; direct
+    invocations get `{"statusCode", "body": <JSON object>}` (API.md section 4).
+    Token secrets named by ARN or parameter come from `remote`.
+    """
+
+    def __init__(self, operation: str | None, api: Api | None = None, remote: SecretSource = SECRET_CACHE) -> None:
+        self.operation = operation
+        self.api = api or Api()
+        self.remote = remote
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        return self.respond(invocation_of(event), context, request_id_of(event, context))[1]
+
+    def respond(self, invocation: Invocation, context: Any, request_id: str) -> tuple[Response, dict[str, Any]]:
+        """The neutral answer (its code for the metrics) and what the function returns."""
+        deadline = deadline_from_context(context)
+        if invocation.request is None:
+            response = dispatch.answer_direct(self.api, invocation.event, self.operation, request_id, deadline)
+            return response, response.invocation_result()
+        response = dispatch.answer_http(
+            self.api,
+            invocation.request,
+            self.operation,
+            request_id,
+            deadline,
+            remote=self.remote,
+            unreadable=invocation.unreadable,
+        )
+        return response, http_result(response, request_id)
 
 
-def _error_code(result: Mapping[str, Any]) -> str:
-    if int(result.get("statusCode", 500)) < 400:
-        return "ok"
-    body = result.get("body")
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return "internal"
-    error = body.get("error") if isinstance(body, Mapping) else None
-    code = error.get("code") if isinstance(error, Mapping) else None
-    return code if isinstance(code, str) else "internal"
+def make_handler(operation: str | None, api: Api | None = None) -> LambdaHandler:
+    return LambdaHandler(operation, api)
 
 
-def aws_handler(operation: str, api: Api | None = None, logger: Any = None) -> Callable[[Any, Any], dict[str, Any]]:
-    """The Lambda handler of one operation, with Logger, Tracer and Metrics."""
-    from aws_lambda_powertools import Logger, Tracer, single_metric
-    from aws_lambda_powertools.metrics import MetricUnit
+class PowertoolsHandler:
+    """`LambdaHandler` with Logger, Tracer and Metrics around it (see the module's docstring)."""
 
-    core = make_handler(operation, api or AwsApi())
-    logger = logger or Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
-    tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
+    def __init__(self, operation: str, api: Api | None = None, logger: Any = None) -> None:
+        from aws_lambda_powertools import Logger, Tracer, single_metric
+        from aws_lambda_powertools.metrics import MetricUnit
 
-    def handler(event: Any, context: Any = None) -> dict[str, Any]:
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
+        self.operation = operation
+        self.core = LambdaHandler(operation, api or AwsApi())
+        self.logger = logger or Logger(service=service)
+        self.tracer = Tracer(service=service)
+        self.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
+        self._metric, self._count = single_metric, MetricUnit.Count
+
+    @property
+    def api(self) -> Api:
+        return self.core.api
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        operation = self.operation
         request_id = request_id_of(event, context)
-        transport, user_id = _user_of(event)
-        logger.append_keys(request_id=request_id, operation=operation, transport=transport, user_id=user_id)
+        invocation = invocation_of(event)
+        user_id = invocation.user_id
+        self.logger.append_keys(
+            request_id=request_id, operation=operation, transport=invocation.transport, user_id=user_id
+        )
         try:
-            with tracer.provider.in_subsegment(f"## {operation}") as subsegment:
+            with self.tracer.provider.in_subsegment(f"## {operation}") as subsegment:
                 subsegment.put_annotation("operation", operation)
-                result = core(event, context)
-                code = _error_code(result)
-                subsegment.put_annotation("code", code)
+                response, result = self.core.respond(invocation, context, request_id)
+                subsegment.put_annotation("code", response.code)
         finally:
-            logger.remove_keys(["request_id", "operation", "transport", "user_id"])
-        with single_metric(name="Requests", unit=MetricUnit.Count, value=1, namespace=namespace) as metric:
+            self.logger.remove_keys(["request_id", "operation", "transport", "user_id"])
+        with self._metric(name="Requests", unit=self._count, value=1, namespace=self.namespace) as metric:
             metric.add_dimension(name="operation", value=operation)
-            metric.add_dimension(name="code", value=code)
-        log = logger.warning if int(result["statusCode"]) >= 500 else logger.info
+            metric.add_dimension(name="code", value=response.code)
+        log = self.logger.warning if response.status >= 500 else self.logger.info
         log(
             "request finished",
             extra={
                 "request_id": request_id,
                 "operation": operation,
                 "user_id": user_id,
-                "status": result["statusCode"],
-                "code": code,
+                "status": response.status,
+                "code": response.code,
             },
         )
         return result
 
-    handler.api = core.api  # type: ignore[attr-defined]
-    handler.logger = logger  # type: ignore[attr-defined]
-    return handler
+
+def aws_handler(operation: str, api: Api | None = None, logger: Any = None) -> PowertoolsHandler:
+    """The Lambda handler of one operation, with Logger, Tracer and Metrics."""
+    return PowertoolsHandler(operation, api, logger)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from agent_datastore.core.records import now_ms
@@ -61,40 +61,44 @@ def sweep(store: Any, record: Mapping[str, Any], now: int) -> str:
     return outcome
 
 
-def ttl_sweeper_handler(store: Any = None, logger: Any = None) -> Callable[[Any, Any], dict[str, Any]]:
+class TtlSweeper:
     """The Lambda handler of the table's stream; the store (a `DynamoDBStore`) is made on first use."""
-    from aws_lambda_powertools import Logger, single_metric
-    from aws_lambda_powertools.metrics import MetricUnit
 
-    logger = logger or Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
-    made: list[Any] = [store] if store is not None else []
+    def __init__(self, store: Any = None, logger: Any = None) -> None:
+        from aws_lambda_powertools import Logger, single_metric
+        from aws_lambda_powertools.metrics import MetricUnit
 
-    def current_store() -> Any:
-        if not made:
+        self.logger = logger or Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
+        self.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
+        self._store = store
+        self._metric, self._count = single_metric, MetricUnit.Count
+
+    def store(self) -> Any:
+        if self._store is None:
             from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
-            made.append(DynamoDBStore(Settings.from_env().dynamodb_table))
-        return made[0]
+            self._store = DynamoDBStore(Settings.from_env().dynamodb_table)
+        return self._store
 
-    def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         outcomes: Counter[str] = Counter()
         failures: list[dict[str, str]] = []
         for record in event.get("Records", []):
             try:
-                outcomes[sweep(current_store(), record, now_ms())] += 1
+                outcomes[sweep(self.store(), record, now_ms())] += 1
             except Exception:
                 sequence = record["dynamodb"]["SequenceNumber"]
-                logger.exception("TTL removal not applied; Lambda retries from it", extra={"sequence": sequence})
+                self.logger.exception("TTL removal not applied; Lambda retries from it", extra={"sequence": sequence})
                 failures.append({"itemIdentifier": sequence})
                 break
-        logger.info("stream batch swept", extra={"outcomes": dict(outcomes), "failed": len(failures)})
+        self.logger.info("stream batch swept", extra={"outcomes": dict(outcomes), "failed": len(failures)})
         if outcomes["applied"]:
-            with single_metric(
-                name="TtlRemovals", unit=MetricUnit.Count, value=outcomes["applied"], namespace=namespace
+            with self._metric(
+                name="TtlRemovals", unit=self._count, value=outcomes["applied"], namespace=self.namespace
             ) as metric:
                 metric.add_dimension(name="operation", value="ttl_sweeper")
         return {"batchItemFailures": failures}
 
-    handler.store = current_store  # type: ignore[attr-defined]
-    return handler
+
+def ttl_sweeper_handler(store: Any = None, logger: Any = None) -> TtlSweeper:
+    return TtlSweeper(store, logger)

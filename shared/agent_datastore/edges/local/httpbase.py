@@ -47,8 +47,7 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
         if close:
             self.close_connection = True
         response = error_response(exc, str(uuid.uuid4()))
-        headers = {"content-type": "application/json; charset=utf-8", **response.headers}
-        self.reply(response.status, response.encoded_body().encode("utf-8"), headers)
+        self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers())
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors found by http.server itself, in the contract's error shape."""

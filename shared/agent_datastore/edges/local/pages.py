@@ -11,7 +11,7 @@ from agent_datastore.api import openapi
 from agent_datastore.edges.local import ui
 
 if TYPE_CHECKING:
-    from agent_datastore.edges.http import Api
+    from agent_datastore.api.app import Api
 
 Page = Callable[["Api"], tuple[int, str, bytes]]
 

@@ -4,11 +4,10 @@ Agent code in the sandbox talks to `http://127.0.0.1:PORT` without any
 credential. The proxy forwards only `POST /v1/<operation>` to the upstream
 API, with a request it builds itself: the body as received (size-capped)
 and its own headers. Nothing the sandbox sends as a header reaches the
-upstream, so `Authorization`, `X-User-Id`, `X-Agent-Name`,
-`X-Apigateway-Api-Userinfo` or any other identity header is dropped by
-construction. Identity members in the body are refused by the upstream
-itself (unknown member, 400). Answers come back unchanged: status, body,
-`Retry-After`.
+upstream, so `Authorization`, `X-User-Id`, `X-Agent-Name`, gateway identity
+headers or any other identity header is dropped by construction. Identity
+members in the body are refused by the upstream itself (unknown member, 400).
+Answers come back unchanged: status, body, `Retry-After`.
 """
 
 from __future__ import annotations
@@ -153,8 +152,7 @@ class SandboxProxy(ThreadingHTTPServer):
 
 def _answer(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
     response = error_response(exc, str(uuid.uuid4()))
-    headers = {"content-type": "application/json; charset=utf-8", **response.headers}
-    return response.status, response.encoded_body().encode("utf-8"), headers
+    return response.status, response.encoded_body().encode("utf-8"), response.http_headers()
 
 
 class ProxyHandler(JsonRequestHandler):

@@ -1,22 +1,23 @@
 """The local HTTP server.
 
-It turns each HTTP request into the same AWS HTTP API (payload v2) event the
-deployed functions receive and calls the same handler: there is no second
+It turns each HTTP request into the neutral `HttpRequest` and answers it
+through `edges.dispatch`, as the deployed functions do: there is no second
 implementation of any operation here.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import sys
 import uuid
 from http.server import ThreadingHTTPServer
-from typing import Any
 
 from agent_datastore.api import models
+from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
-from agent_datastore.edges.http import Api, make_handler
+from agent_datastore.edges import dispatch
+from agent_datastore.edges.auth import SecretSource
+from agent_datastore.edges.http import HttpRequest
 from agent_datastore.edges.local.httpbase import JsonRequestHandler, serve_until_signalled
 
 
@@ -24,10 +25,10 @@ class DataStoreHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: Api) -> None:
+    def __init__(self, address: tuple[str, int], api: Api, remote: SecretSource | None = None) -> None:
         super().__init__(address, RequestHandler)
         self.api = api
-        self.handler = make_handler(None, api)
+        self.remote = remote
 
 
 class RequestHandler(JsonRequestHandler):
@@ -66,7 +67,6 @@ class RequestHandler(JsonRequestHandler):
     do_OPTIONS = do_PUT
 
     def _dispatch(self, body: bytes) -> None:
-        path = self._path()
         headers: dict[str, str] = {}
         for name, raw in self.headers.items():
             key = name.lower()
@@ -76,31 +76,18 @@ class RequestHandler(JsonRequestHandler):
             except UnicodeError:
                 value = raw
             headers[key] = f"{headers[key]},{value}" if key in headers else value
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": f"{self.command} {path}",
-            "rawPath": path,
-            "rawQueryString": self.path.partition("?")[2],
-            "headers": headers,
-            "requestContext": {
-                "http": {"method": self.command, "path": path, "sourceIp": self.client_address[0]},
-                "requestId": str(uuid.uuid4()),
-            },
-        }
-        # As API Gateway does: text bodies as they are, anything else base64-encoded.
-        try:
-            event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
-        result = self.server.handler(event, None)
-        self.reply(result["statusCode"], result["body"].encode("utf-8"), result.get("headers", {}))
+        request = HttpRequest(self.command.upper(), self._path(), headers, body)
+        request_id = str(uuid.uuid4())
+        response = dispatch.answer_http(self.server.api, request, None, request_id, remote=self.server.remote)
+        self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id))
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, remote: SecretSource | None = None) -> int:
+    """Serve until signalled; token secrets named by ARN or parameter come from `remote`."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     api = Api(settings)
     api.service  # open the store now, so that a bad configuration fails at start-up  # noqa: B018
-    server = DataStoreHTTPServer((host, port), api)
+    server = DataStoreHTTPServer((host, port), api, remote)
     if settings.auth == "none":
         banner = "!" * 72
         print(

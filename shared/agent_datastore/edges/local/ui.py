@@ -16,7 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agent_datastore.edges.http import Api
+    from agent_datastore.api.app import Api
 
 
 def _static(name: str) -> str:
