@@ -1,7 +1,7 @@
 """The limits of API.md section 3, the same on every backend and every transport.
 
 Defined once here; the SDK keeps its own copy (it installs without the core) and
-tests/sdk/test_error_table.py holds the two equal.
+tests/sdk/test_core_tables.py holds the two equal.
 """
 
 from __future__ import annotations
