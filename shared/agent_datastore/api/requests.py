@@ -223,12 +223,6 @@ def validate(model: type[RequestT], body: Any) -> RequestT:
         raise _domain_error(exc) from None
 
 
-_FIELD_ERRORS: dict[str, type[errors.DataStoreError]] = {
-    "key": errors.InvalidKey,
-    "namespace": errors.InvalidNamespace,
-}
-
-
 def _domain_error(exc: ValidationError) -> errors.DataStoreError:
     problems = exc.errors(include_url=False)
     # The contract's own codes first: they say the most.
