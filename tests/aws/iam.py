@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 # What each operation's code path calls (read from the backend, kept exact by
-# test_template: the template grants exactly these, and test_handlers checks
-# that the calls really made by the handlers need nothing else).
+# test_template: its keys are the operation table's, the template grants exactly
+# these, and test_handlers checks that the calls really made by the handlers
+# need nothing else).
 NEEDS: dict[str, set[str]] = {
     "get": {"GetItem", "UpdateItem", "BatchGetItem"},
     "set": {"GetItem", "UpdateItem", "BatchWriteItem"},

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.api.service import OPERATIONS
 from agent_datastore.stores.dynamodb import codec
 from agent_datastore.stores.dynamodb.schema import create_table_request, load_template, table_properties
 
@@ -38,8 +38,8 @@ def routes():
 
 
 def test_every_operation_has_exactly_one_route_and_one_function():
-    operations = set(REQUEST_MODELS)
-    assert set(NEEDS) == operations
+    operations = set(OPERATIONS)
+    assert set(NEEDS) == operations  # NEEDS names exactly the table's operations
     paths = [path for _, _, path in routes()]
     assert sorted(paths) == sorted(f"/v1/{operation}" for operation in operations)
     assert all(method == "POST" for _, method, _ in routes())
@@ -65,6 +65,9 @@ def test_each_function_is_granted_exactly_what_its_code_needs():
     list_keys = granted(functions()[by_name["list_keys"]])[0]
     assert "PutItem" not in list_keys and "DeleteItem" not in list_keys and "Scan" not in list_keys
     assert not any("Scan" in granted(function)[0] for function in functions().values())
+    # An operation that does not write is never granted PutItem (it may keep counters and the registry).
+    for operation in (name for name, row in OPERATIONS.items() if not row.writes):
+        assert "PutItem" not in granted(functions()[by_name[operation]])[0], operation
 
 
 def test_runtime_architecture_and_table_settings():

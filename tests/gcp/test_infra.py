@@ -16,12 +16,12 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.api import service
 from agent_datastore.stores.firestore.layout import pack_value
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra" / "gcp"
-OPERATIONS = set(REQUEST_MODELS)
+OPERATIONS = set(service.OPERATIONS)
 
 
 def unquote(value: Any) -> Any:
@@ -304,6 +304,6 @@ def test_routes_match_the_aws_template(entry):
             for event in ((resource or {}).get("Properties") or {}).get("Events", {}).values():
                 if event.get("Type") == "HttpApi":
                     aws.add((str(event["Properties"]["Method"]).upper(), event["Properties"]["Path"]))
-    assert gcp == {("POST", f"/v1/{op}") for op in REQUEST_MODELS}
+    assert gcp == {("POST", f"/v1/{op}") for op in OPERATIONS}
     if aws:
         assert gcp == aws

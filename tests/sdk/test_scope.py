@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from agent_datastore.api.app import Api
-from agent_datastore.api.models import REQUEST_MODELS, WRITE_OPERATIONS
+from agent_datastore.api.service import OPERATIONS
 from agent_datastore.edges.aws.handler import make_handler
 from agent_datastore.stores.memory import MemoryStore
 from tests.sdk.conftest import mint
@@ -32,11 +32,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "stats": {},
 }
 NAMESPACED = [op for op in BODIES if op != "stats"]
-READS = sorted(set(REQUEST_MODELS) - WRITE_OPERATIONS)
+WRITES = sorted(name for name, operation in OPERATIONS.items() if operation.writes)
+READS = sorted(name for name, operation in OPERATIONS.items() if not operation.writes)
 
 
 def test_every_operation_is_covered() -> None:
-    assert set(BODIES) | {"list_namespaces"} == set(REQUEST_MODELS)
+    assert set(BODIES) | {"list_namespaces"} == set(OPERATIONS)
 
 
 Call = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
@@ -117,7 +118,7 @@ def test_ns_prefix_filters_list_namespaces_and_stats(callers: Callable[..., Call
     assert [row["namespace"] for row in scoped("stats", {"namespace": "team:x"})[1]["namespaces"]] == ["team:x"]
 
 
-@pytest.mark.parametrize("operation", sorted(WRITE_OPERATIONS))
+@pytest.mark.parametrize("operation", WRITES)
 def test_read_only_refuses_every_write(callers: Callable[..., Call], operation: str) -> None:
     owner, reader = callers(), callers(read_only=True)
     seed(owner)

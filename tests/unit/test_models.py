@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_datastore.api.models import parse_request
+from agent_datastore.api.service import parse_request
 from agent_datastore.core import errors, jsonutil
 
 MIB = 1024 * 1024

@@ -20,6 +20,8 @@ from .transports.base import Call
 
 T = TypeVar("T")
 
+# The contract's limits: the core's own (core/limits.py), copied because the SDK
+# installs without it; tests/sdk/test_core_tables.py holds the two equal.
 DEFAULT_NAMESPACE = "default"
 MAX_BATCH = 100
 MAX_PAGE = 1000

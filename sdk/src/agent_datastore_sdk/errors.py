@@ -9,12 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+ERROR_TYPES: dict[str, type[DataStoreError]] = {}
+"""Every error code of the contract -> its class; filled by the class statements below."""
+
 
 class DataStoreError(Exception):
     """Base of every error the SDK raises for an operation that did not succeed."""
 
     code = "internal"
     status = 500
+
+    def __init_subclass__(cls, *, code: str | None = None, status: int | None = None, **kwargs: Any) -> None:
+        # `class X(..., code=..., status=...)` declares a code of the contract: answers carrying it raise X.
+        super().__init_subclass__(**kwargs)
+        if code is not None and status is not None:
+            cls.code, cls.status = code, status
+            ERROR_TYPES[code] = cls
 
     def __init__(
         self,
@@ -35,52 +45,55 @@ class DataStoreError(Exception):
         return f"{self.code}: {self.message}"
 
 
-class InvalidRequest(DataStoreError, ValueError):
-    code, status = "invalid_request", 400
+# Errors in the request itself are also ValueErrors, as Python raises for bad arguments.
 
 
-class InvalidJson(DataStoreError, ValueError):
-    code, status = "invalid_json", 400
+class InvalidRequest(DataStoreError, ValueError, code="invalid_request", status=400):
+    """The body is not a JSON object, or a member is missing, unknown, of the wrong type or out of range."""
 
 
-class InvalidKey(DataStoreError, ValueError):
-    code, status = "invalid_key", 400
+class InvalidJson(DataStoreError, ValueError, code="invalid_json", status=400):
+    """The request body is not valid JSON (or not valid base64)."""
 
 
-class InvalidNamespace(DataStoreError, ValueError):
-    code, status = "invalid_namespace", 400
+class InvalidKey(DataStoreError, ValueError, code="invalid_key", status=400):
+    """A key is not 1-1024 bytes of UTF-8 without NUL."""
 
 
-class InvalidValue(DataStoreError, ValueError):
-    code, status = "invalid_value", 400
+class InvalidNamespace(DataStoreError, ValueError, code="invalid_namespace", status=400):
+    """A namespace is not 1-256 bytes of UTF-8 without NUL."""
 
 
-class InvalidCursor(DataStoreError, ValueError):
-    code, status = "invalid_cursor", 400
+class InvalidValue(DataStoreError, ValueError, code="invalid_value", status=400):
+    """NaN, infinity, a lone surrogate, nesting deeper than 64, or an increment that is not finite."""
 
 
-class TooManyKeys(DataStoreError, ValueError):
-    code, status = "too_many_keys", 400
+class InvalidCursor(DataStoreError, ValueError, code="invalid_cursor", status=400):
+    """A cursor from another user or namespace, or a forged one."""
 
 
-class Unauthorized(DataStoreError):
-    code, status = "unauthorized", 401
+class TooManyKeys(DataStoreError, ValueError, code="too_many_keys", status=400):
+    """More than 100 keys or items in one request."""
 
 
-class Forbidden(DataStoreError):
-    code, status = "forbidden", 403
+class Unauthorized(DataStoreError, code="unauthorized", status=401):
+    """Missing, invalid or expired credentials."""
 
 
-class UnknownOperation(DataStoreError):
-    code, status = "unknown_operation", 404
+class Forbidden(DataStoreError, code="forbidden", status=403):
+    """Valid credentials that do not allow this: a namespace outside `ns_prefix`, a write while read-only."""
 
 
-class MethodNotAllowed(DataStoreError):
-    code, status = "method_not_allowed", 405
+class UnknownOperation(DataStoreError, code="unknown_operation", status=404):
+    """No such operation or endpoint."""
 
 
-class VersionConflict(DataStoreError):
-    code, status = "version_conflict", 409
+class MethodNotAllowed(DataStoreError, code="method_not_allowed", status=405):
+    """Operations are POST only."""
+
+
+class VersionConflict(DataStoreError, code="version_conflict", status=409):
+    """`if_version` did not match the stored version; nothing was written."""
 
     @property
     def current_version(self) -> int:
@@ -88,16 +101,16 @@ class VersionConflict(DataStoreError):
         return int(self.details.get("current_version", 0))
 
 
-class NotANumber(DataStoreError):
-    code, status = "not_a_number", 409
+class NotANumber(DataStoreError, code="not_a_number", status=409):
+    """`increment` of a key that holds something other than a number."""
 
 
-class ValueTooLarge(DataStoreError, ValueError):
-    code, status = "value_too_large", 413
+class ValueTooLarge(DataStoreError, ValueError, code="value_too_large", status=413):
+    """A value over 1 MiB or metadata over 16 KiB (as given or after merging), as compact JSON."""
 
 
-class PayloadTooLarge(DataStoreError, ValueError):
-    code, status = "payload_too_large", 413
+class PayloadTooLarge(DataStoreError, ValueError, code="payload_too_large", status=413):
+    """A request body over 6 MiB."""
 
 
 class RetryableError(DataStoreError):
@@ -108,16 +121,16 @@ class RetryableError(DataStoreError):
         self.retry_after = retry_after
 
 
-class Throttled(RetryableError):
-    code, status = "throttled", 429
+class Throttled(RetryableError, code="throttled", status=429):
+    """Too many requests."""
 
 
-class BackendUnavailable(RetryableError):
-    code, status = "backend_unavailable", 503
+class BackendUnavailable(RetryableError, code="backend_unavailable", status=503):
+    """The service or its database cannot answer now."""
 
 
-class InternalError(DataStoreError):
-    code, status = "internal", 500
+class InternalError(DataStoreError, code="internal", status=500):
+    """The service failed (no detail is given away)."""
 
 
 class TransportError(DataStoreError):
@@ -141,30 +154,6 @@ class OutcomeUnknown(TransportError):
 
     code = "outcome_unknown"
 
-
-ERROR_TYPES: dict[str, type[DataStoreError]] = {
-    cls.code: cls
-    for cls in (
-        InvalidRequest,
-        InvalidJson,
-        InvalidKey,
-        InvalidNamespace,
-        InvalidValue,
-        InvalidCursor,
-        TooManyKeys,
-        Unauthorized,
-        Forbidden,
-        UnknownOperation,
-        MethodNotAllowed,
-        VersionConflict,
-        NotANumber,
-        ValueTooLarge,
-        PayloadTooLarge,
-        Throttled,
-        BackendUnavailable,
-        InternalError,
-    )
-}
 
 # An answer without the contract's error body (a gateway or load balancer
 # speaking): the status alone decides.

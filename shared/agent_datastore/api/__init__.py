@@ -1,4 +1,4 @@
-"""The API: request models, the operations over a `Store`, and the OpenAPI document.
+"""The API: request and response models, the operations over a `Store` and their table, the OpenAPI document.
 
 Takes validated requests and verified identities; knows nothing of HTTP or cloud events.
 """

@@ -1,51 +1,17 @@
-"""OpenAPI 3.1 document generated from the request models."""
+"""OpenAPI 3.1 document generated from the operation table: its request and response models."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
+
 from agent_datastore import __version__
-from agent_datastore.api import models
+from agent_datastore.api.service import OPERATIONS
 from agent_datastore.core import errors
 
-SUMMARIES = {
-    "get": "Read one value (counts as a read unless track_access is false)",
-    "set": "Write one value; if_version makes it a compare-and-set",
-    "delete": "Delete one key",
-    "list_keys": "List keys in UTF-8 byte order, paged with next_cursor",
-    "list_namespaces": "List the caller's namespaces that hold live keys",
-    "clear": "Delete every key of a namespace (repeat while done is false)",
-    "get_many": "Read up to 100 keys",
-    "set_many": "Write up to 100 items",
-    "increment": "Add to a number atomically",
-    "stats": "Key count, bytes and last write per namespace",
-}
-
-RESPONSES: dict[str, dict[str, Any]] = {
-    "get": {"found": {"type": "boolean"}, "value": {}, "record": {"$ref": "#/components/schemas/Record"}},
-    "set": {"version": {"type": "integer"}, "created": {"type": "boolean"}},
-    "delete": {"deleted": {"type": "boolean"}},
-    "list_keys": {
-        "keys": {"type": "array", "items": {"type": "string"}},
-        "next_cursor": {"type": ["string", "null"]},
-        "values": {"type": "object"},
-    },
-    "list_namespaces": {"namespaces": {"type": "array", "items": {"type": "string"}}},
-    "clear": {"deleted": {"type": "integer"}, "done": {"type": "boolean", "default": True}},
-    "get_many": {
-        "values": {"type": "object"},
-        "missing": {"type": "array", "items": {"type": "string"}},
-        "unprocessed": {"type": "array", "items": {"type": "string"}},
-    },
-    "set_many": {
-        "written": {"type": "integer"},
-        "versions": {"type": "object", "additionalProperties": {"type": "integer"}},
-    },
-    "increment": {"value": {"type": "number"}, "version": {"type": "integer"}},
-    "stats": {"namespaces": {"type": "array", "items": {"$ref": "#/components/schemas/NamespaceStats"}}},
-}
-
-TIMESTAMP = {"type": "string", "format": "date-time", "examples": ["2026-11-30T12:00:00.000Z"]}
+REF = "#/components/schemas/{model}"
 
 
 def _statuses() -> dict[int, list[str]]:
@@ -73,57 +39,26 @@ def build() -> dict[str, Any]:
                 }
             },
         },
-        "Record": {
-            "type": "object",
-            "properties": {
-                "userId": {"type": "string"},
-                "namespace": {"type": "string"},
-                "key": {"type": "string"},
-                "value": {},
-                "metadata": {"type": "object"},
-                "createdByAgent": {"type": "string"},
-                "lastAccessedByAgent": {"type": "string"},
-                "accessCount": {"type": "integer", "minimum": 0},
-                "createdAt": TIMESTAMP,
-                "updatedAt": TIMESTAMP,
-                "version": {"type": "integer", "minimum": 1},
-                "expiresAt": {"anyOf": [TIMESTAMP, {"type": "null"}]},
-            },
-        },
-        "NamespaceStats": {
-            "type": "object",
-            "properties": {
-                "namespace": {"type": "string"},
-                "keys": {"type": "integer"},
-                "bytes": {"type": "integer"},
-                "updatedAt": TIMESTAMP,
-            },
-        },
     }
     paths: dict[str, Any] = {}
-    for operation, model in models.REQUEST_MODELS.items():
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        name = f"{model.__name__}"
-        schemas[name] = schema
+    for operation in OPERATIONS.values():
+        request = _add(schemas, operation.request, "validation")
+        response = _add(schemas, operation.response, "serialization")
         responses: dict[str, Any] = {
-            "200": {
-                "description": "OK",
-                "content": {"application/json": {"schema": {"type": "object", "properties": RESPONSES[operation]}}},
-            }
+            "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": response}}}}
         }
         for status, codes in _statuses().items():
             responses[str(status)] = {
                 "description": ", ".join(sorted(codes)),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
-        paths[f"/v1/{operation}"] = {
+        paths[f"/v1/{operation.name}"] = {
             "post": {
-                "operationId": operation,
-                "summary": SUMMARIES[operation],
+                "operationId": operation.name,
+                "summary": operation.summary,
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+                    "content": {"application/json": {"schema": {"$ref": request}}},
                 },
                 "responses": responses,
             }
@@ -143,3 +78,12 @@ def build() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+def _add(schemas: dict[str, Any], model: type[BaseModel], mode: JsonSchemaMode) -> str:
+    """Put `model` and the models it refers to in `schemas`; its reference."""
+    schema = model.model_json_schema(ref_template=REF, mode=mode)
+    for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, definition) != definition:
+            raise ValueError(f"two schemas are named {name!r}")
+    return REF.format(model=model.__name__)

@@ -17,7 +17,8 @@ from typing import Any
 from agent_datastore.core.errors import InvalidValue, NotANumber, ValueTooLarge, VersionConflict
 from agent_datastore.core.jsonutil import dumps, is_finite_double, utf8_len
 
-MAX_METADATA_BYTES = 16 * 1024
+# Re-exported for admin/gofannon, which reads it from here.
+from agent_datastore.core.limits import MAX_METADATA_BYTES as MAX_METADATA_BYTES
 
 
 def now_ms() -> int:
