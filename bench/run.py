@@ -20,8 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_datastore.api.models import parse_request
-from agent_datastore.api.service import DataStoreService
+from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.base import Store

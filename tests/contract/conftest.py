@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent_datastore.api.models import parse_request
-from agent_datastore.api.service import DataStoreService
+from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.records import now_ms
 from agent_datastore.core.settings import Settings

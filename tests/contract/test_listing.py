@@ -144,7 +144,7 @@ def test_stats_follow_overwrites_and_deletes(ds):
 def test_clear_resumes_when_out_of_time(ds, service):
     import time
 
-    from agent_datastore.api.models import parse_request
+    from agent_datastore.api.service import parse_request
 
     for batch in range(6):
         ds("set_many", namespace="big", items={f"k{batch}-{i:03d}": i for i in range(100)})

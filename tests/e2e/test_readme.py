@@ -31,10 +31,10 @@ def examples() -> list[tuple[list[str], str | None]]:
 
 
 def test_readme_has_an_example_of_every_operation():
-    from agent_datastore.api.models import REQUEST_MODELS
+    from agent_datastore.api.service import OPERATIONS
 
     shown = {re.sub(r".*/v1/", "", words[2]) for words, _ in examples()}
-    assert shown == set(REQUEST_MODELS)
+    assert shown == set(OPERATIONS)
 
 
 def test_readme_examples_answer_as_documented():

@@ -8,10 +8,10 @@ import json
 import jwt
 import pytest
 
-from agent_datastore.api.models import REQUEST_MODELS
+from agent_datastore.api.service import OPERATIONS as TABLE
 from agent_datastore.edges.auth import mint_token
 
-OPERATIONS = list(REQUEST_MODELS)
+OPERATIONS = list(TABLE)
 
 
 def userinfo(claims):

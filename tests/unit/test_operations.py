@@ -7,7 +7,7 @@ import typing
 
 import pytest
 
-from agent_datastore.api import models, requests, service
+from agent_datastore.api import requests, service
 from agent_datastore.api.service import OPERATIONS, DataStoreService, parse_request
 from agent_datastore.core import errors
 from agent_datastore.core.identity import Identity
@@ -24,12 +24,6 @@ def test_each_row_is_consistent() -> None:
         assert list(hints) == ["request", "identity", "deadline", "return"], name
         assert issubclass(operation.request, requests.Request)
         assert operation.summary
-
-
-def test_the_edges_views_are_the_table() -> None:
-    assert {name: operation.request for name, operation in OPERATIONS.items()} == models.REQUEST_MODELS
-    assert list(models.REQUEST_MODELS) == list(OPERATIONS)
-    assert models.parse_request is service.parse_request
 
 
 def test_parse_request_finds_the_model_in_the_table() -> None:

@@ -25,8 +25,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from agent_datastore.api.models import MAX_VALUE_BYTES
 from agent_datastore.core.jsonutil import dumps, utf8_len
+from agent_datastore.core.limits import MAX_VALUE_BYTES
 from agent_datastore.core.records import MAX_METADATA_BYTES, Record, now_ms, parse_ts
 
 MAX_KEY_BYTES = 1024

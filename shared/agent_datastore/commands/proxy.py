@@ -61,7 +61,7 @@ def _credential(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent_datastore.api import models
+    from agent_datastore.core.limits import MAX_BODY_BYTES
     from agent_datastore.edges.local.httpbase import serve_until_signalled
     from agent_datastore.edges.local.proxy import ProxyConfig, SandboxProxy, is_loopback, parse_listen
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     config = ProxyConfig(
         upstream=args.upstream,
         credential=credential,
-        max_body=args.max_body or models.MAX_BODY_BYTES,
+        max_body=args.max_body or MAX_BODY_BYTES,
         timeout=args.timeout,
     )
     server = SandboxProxy((host, port), config)

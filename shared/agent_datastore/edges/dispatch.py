@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent_datastore.api import models
 from agent_datastore.api.app import Api
+from agent_datastore.api.service import OPERATIONS, parse_request
 from agent_datastore.core import errors, jsonutil
 from agent_datastore.core.identity import Identity
+from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges import auth
 from agent_datastore.edges.http import HttpRequest, Response, error_response
 
@@ -29,8 +30,8 @@ def operation_from_path(path: str) -> str:
     if not path.startswith(prefix) or "/" in path[len(prefix) :]:
         raise errors.UnknownOperation(f"no such endpoint {path!r}; operations are POST /v1/<operation>")
     operation = path[len(prefix) :]
-    if operation not in models.REQUEST_MODELS:
-        raise errors.UnknownOperation(f"unknown operation {operation!r}; known: {', '.join(models.REQUEST_MODELS)}")
+    if operation not in OPERATIONS:
+        raise errors.UnknownOperation(f"unknown operation {operation!r}; known: {', '.join(OPERATIONS)}")
     return operation
 
 
@@ -79,10 +80,10 @@ def _too_large(body: bytes) -> bool:
     # The contract's limit is in bytes, but AWS and Google Cloud have always measured a
     # UTF-8 text body in characters (the local server refuses the bytes before reading).
     # Kept so that every answer stays as it was until that is changed on purpose.
-    if len(body) <= models.MAX_BODY_BYTES:
+    if len(body) <= MAX_BODY_BYTES:
         return False
     try:
-        return len(body.decode("utf-8")) > models.MAX_BODY_BYTES
+        return len(body.decode("utf-8")) > MAX_BODY_BYTES
     except UnicodeDecodeError:
         return True
 
@@ -101,9 +102,9 @@ def _call(
         payload: Any = body
         if isinstance(body, bytes):
             if _too_large(body):
-                raise errors.PayloadTooLarge(f"request body exceeds {models.MAX_BODY_BYTES} bytes")
+                raise errors.PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
             payload = jsonutil.loads(body)
-        request = models.parse_request(operation, payload)
+        request = parse_request(operation, payload)
         result = api.service.execute(operation, request, identity, deadline)
         return Response(200, result)
     except errors.DataStoreError as exc:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agent_datastore.core import errors
+from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.http import error_response
 
 logger = logging.getLogger("agent_datastore.http")
@@ -20,7 +21,7 @@ logger = logging.getLogger("agent_datastore.http")
 
 class JsonRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    max_body = 6 * 1024 * 1024
+    max_body = MAX_BODY_BYTES
     idle_timeout: float | None = None  # seconds a client may take to send its request
 
     def setup(self) -> None:

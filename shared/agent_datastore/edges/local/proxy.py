@@ -25,8 +25,9 @@ from typing import Protocol
 import httpx
 
 from agent_datastore import __version__
-from agent_datastore.api import models
+from agent_datastore.api.service import OPERATIONS
 from agent_datastore.core import errors
+from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.auth import mint_token
 from agent_datastore.edges.http import error_response
 from agent_datastore.edges.local.httpbase import JsonRequestHandler
@@ -89,7 +90,7 @@ class MintingCredential:
 class ProxyConfig:
     upstream: str
     credential: Credential
-    max_body: int = models.MAX_BODY_BYTES
+    max_body: int = MAX_BODY_BYTES
     timeout: float = 60.0  # upstream answer
     connect_timeout: float = 5.0
     client_timeout: float = 30.0  # the sandbox has this long to send its request
@@ -168,7 +169,7 @@ class ProxyHandler(JsonRequestHandler):
     def _operation(self) -> str | None:
         path = self.path.split("?", 1)[0]
         prefix = "/v1/"
-        if path.startswith(prefix) and path[len(prefix) :] in models.REQUEST_MODELS:
+        if path.startswith(prefix) and path[len(prefix) :] in OPERATIONS:
             return path[len(prefix) :]
         return None
 

@@ -12,8 +12,8 @@ import sys
 import uuid
 from http.server import ThreadingHTTPServer
 
-from agent_datastore.api import models
 from agent_datastore.api.app import Api
+from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import SecretSource
@@ -34,7 +34,7 @@ class DataStoreHTTPServer(ThreadingHTTPServer):
 class RequestHandler(JsonRequestHandler):
     server: DataStoreHTTPServer
     server_version = "agent-datastore"
-    max_body = models.MAX_BODY_BYTES
+    max_body = MAX_BODY_BYTES
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
