@@ -104,20 +104,13 @@ class Table:
         """One TransactWriteItems; a conflicting record write becomes `Raced`.
 
         The request token makes botocore's own retries of the same call
-        idempotent on DynamoDB (an applied transaction is not applied twice,
-        the retry answers success). A server that ignores the token (moto, the
-        test server) runs the retry again: when the first attempt was applied
-        but its answer lost (read timeout), a retried transaction of guarded
-        deletes is then cancelled because every item it deletes is gone. That
-        is recognised as success here, else the caller would take the deletes
-        it made for a lost race and never count them (`clear` under-reported,
-        `delete` answered `deleted: false`).
+        idempotent: DynamoDB answers a resend whose first attempt was applied
+        (its answer lost to a read timeout) with that attempt's success and
+        applies nothing again.
         """
         try:
             self.call("transact_write_items", TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
         except TransactionCancelled as exc:
-            if exc.resent and _replayed_deletes(actions, exc.reasons):
-                return  # an earlier attempt of this very request deleted them
             failed = exc.failed_items()
             if failed:
                 raise Raced(failed[0][1] if len(failed) == 1 else None, reread=len(failed) != 1) from exc
@@ -152,22 +145,3 @@ class Table:
             return None
         value_json = codec.decode_chunks([bytes(part["d"]["B"]) for part in parts if part], bool(item["vz"]["BOOL"]))
         return codec.to_record(scope, item, value_json)
-
-
-def _replayed_deletes(actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> bool:
-    """Whether a cancelled, resent transaction failed only because its guarded deletes were
-    already applied: every conditioned action is a `Delete` that found no item (it asks for the
-    item it failed on, `ALL_OLD`, so "no item" means "gone"), nothing else failed."""
-    conditioned = [
-        (kind if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else "", reason)
-        for action, reason in zip(actions, reasons, strict=False)
-        for kind, body in action.items()
-        if "ConditionExpression" in body
-    ]
-    if len(reasons) != len(actions) or not conditioned:
-        return False
-    failed = [reason for reason in reasons if reason.get("Code", "None") != "None"]
-    return len(failed) == len(conditioned) and all(
-        kind == "Delete" and reason.get("Code") == "ConditionalCheckFailed" and not reason.get("Item")
-        for kind, reason in conditioned
-    )
