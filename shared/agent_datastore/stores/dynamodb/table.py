@@ -1,9 +1,10 @@
 """The one table of `DynamoDBStore`: its requests, in the store's terms.
 
-Every module of the backend reaches DynamoDB through `Table`: paged Query
+Every part of the backend reaches DynamoDB through `Table`: paged Query
 and Scan, batch reads and writes with their unprocessed part retried,
-TransactWriteItems whose failed condition becomes `Raced`, and records
-assembled from their item and, for large values, their chunk items.
+TransactWriteItems whose failed condition becomes `Raced`, the UpdateItem
+that counts a read, and records assembled from their item and, for large
+values, their chunk items.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agent_datastore.core.records import Record, Scope
 from agent_datastore.stores.dynamodb import codec
 from agent_datastore.stores.dynamodb.client import DynamoClient, TransactionCancelled
 from agent_datastore.stores.retry import backoff
+from agent_datastore.stores.writeloop import LostRace
 
 EXPIRY_INDEX = "expiry"
 MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction
@@ -25,13 +27,13 @@ MAX_RACES = 60
 LIVE = "(attribute_not_exists(#exp) OR #exp > :now)"
 
 
-class Raced(Exception):
-    """Another writer changed the record between our read and our write."""
+class Raced(LostRace):
+    """A condition of a TransactWriteItems failed: another writer changed a record between our
+    read and our write. `stored` is the item the failed condition returned (None: no item), unless
+    several failed (`reread`: read them again)."""
 
     def __init__(self, item: dict[str, Any] | None, reread: bool = False) -> None:
-        super().__init__("raced")
-        self.item = item
-        self.reread = reread
+        super().__init__(item, reread=reread)
 
 
 def names(*attributes: str) -> dict[str, str]:
@@ -145,3 +147,42 @@ class Table:
             return None
         value_json = codec.decode_chunks([bytes(part["d"]["B"]) for part in parts if part], bool(item["vz"]["BOOL"]))
         return codec.to_record(scope, item, value_json)
+
+    def read_record(self, scope: Scope, key: str, now: int) -> Record | None:
+        """Consistent read of the live record, untracked."""
+        for _ in range(MAX_RACES):
+            item = self.get_item(codec.record_key(scope, key))
+            if item is None or not codec.is_live(item, now):
+                return None
+            record = self.record(scope, item)
+            if record is not None:
+                return record
+        raise BackendUnavailable(f"key {key!r} is being rewritten too often to read; retry")
+
+    def assembled(self, scope: Scope, item: dict[str, Any], now: int) -> Record | None:
+        """The record of `item`; when its chunks are gone (overwritten meanwhile), the record read again."""
+        return self.record(scope, item) or self.read_record(scope, item["sk"]["S"], now)
+
+    def count_read(
+        self,
+        scope: Scope,
+        key: str,
+        reader: str,
+        *,
+        condition: str,
+        attributes: tuple[str, ...],
+        values: dict[str, Any],
+        returns: str,
+    ) -> dict[str, Any]:
+        """One UpdateItem counting a read of `key` by `reader`, if `condition` holds
+        (on the record's `attributes` and the given `values`)."""
+        return self.call(
+            "update_item",
+            TableName=self.name,
+            Key=codec.record_key(scope, key),
+            UpdateExpression="SET #ac = #ac + :one, #la = :reader",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names("ac", "la", *attributes),
+            ExpressionAttributeValues={":one": {"N": "1"}, ":reader": {"S": reader}, **values},
+            ReturnValues=returns,
+        )
