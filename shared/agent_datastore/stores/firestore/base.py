@@ -18,8 +18,6 @@ from agent_datastore.core.records import Record, Scope, record_from_fields
 from agent_datastore.stores.base import Store
 from agent_datastore.stores.firestore.layout import (
     PART_BYTES,
-    RpcCounter,
-    install_counter,
     namespace_doc_id,
     prefix_range,
     unpack_value,
@@ -76,9 +74,7 @@ class FirestoreBase(Store):
         self.database = database
         self.part_bytes = part_bytes
         self.contention_seconds = contention_seconds
-        self.rpcs = RpcCounter()
         self._client = client
-        self._counted = False
         self._lock = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
 
@@ -86,15 +82,12 @@ class FirestoreBase(Store):
 
     @property
     def client(self) -> Any:
-        if self._counted:
-            return self._client
-        with self._lock:
-            if self._client is None:
-                from google.cloud import firestore
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from google.cloud import firestore
 
-                self._client = firestore.Client(project=self.project, database=self.database)
-            install_counter(self._client, self.rpcs)
-            self._counted = True
+                    self._client = firestore.Client(project=self.project, database=self.database)
         return self._client
 
     def close(self) -> None:
