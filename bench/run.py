@@ -67,24 +67,29 @@ def bench_backend(name: str, rounds: int) -> dict[str, dict[str, float]]:
         def call(operation: str, **body: Any) -> Any:
             return service.execute(operation, parse_request(operation, body), identity)
 
-        call("set", key="hot", value=0)
-        call("set_many", items={f"seed-{k}": {"k": k} for k in range(100)})
-        counter = roundtrips.attach(store)
-        results: dict[str, dict[str, float]] = {}
-        for label, run in operations(call).items():
-            if label == "set if_version":
-                call("delete", key="cas")
-            samples = []
-            before = counter() if counter else 0
-            for i in range(rounds):
-                started = time.perf_counter()
-                run(i)
-                samples.append((time.perf_counter() - started) * 1000)
-            trips = (counter() - before) / rounds if counter else float("nan")
-            results[label] = {"median_ms": statistics.median(samples), "round_trips": trips}
-        return results
+        with roundtrips.counting(store) as counter:
+            return measure(call, counter, rounds)
     finally:
         stores.close()
+
+
+def measure(call: Callable[..., Any], counter: Callable[[], int] | None, rounds: int) -> dict[str, dict[str, float]]:
+    """Median latency and round trips per call of every operation."""
+    call("set", key="hot", value=0)
+    call("set_many", items={f"seed-{k}": {"k": k} for k in range(100)})
+    results: dict[str, dict[str, float]] = {}
+    for label, run in operations(call).items():
+        if label == "set if_version":
+            call("delete", key="cas")
+        samples = []
+        before = counter() if counter else 0
+        for i in range(rounds):
+            started = time.perf_counter()
+            run(i)
+            samples.append((time.perf_counter() - started) * 1000)
+        trips = (counter() - before) / rounds if counter else float("nan")
+        results[label] = {"median_ms": statistics.median(samples), "round_trips": trips}
+    return results
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], rounds: int) -> str:

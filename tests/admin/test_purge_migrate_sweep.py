@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agent_datastore.admin import operations
 from agent_datastore.core.records import now_ms
-from agent_datastore.stores.sqlite import SQLiteStore
+from agent_datastore.stores.sqlite.store import SQLiteStore
 
 from .conftest import call, populate, snapshot
 

@@ -45,24 +45,29 @@ def test_writes_are_one_read_plus_one_transaction(ds, calls):
 
 
 def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, store, calls, user_id):
-    from agent_datastore.core.records import Scope, Write, apply_write
+    from agent_datastore.core.records import Scope, Write
     from agent_datastore.stores.dynamodb.store import DynamoDBStore
-    from agent_datastore.stores.dynamodb.writes import write_loop
 
     ds("set", key="k", value=1)
     scope = Scope(user_id, "default")
     other = DynamoDBStore(store.table)
-    attempts = []
+    sent = []
 
-    def make(existing):
-        attempts.append(existing.version)
-        if len(attempts) == 1:  # another writer lands between our read and our write
+    def another_writer_lands_first(**_):
+        sent.append(True)
+        if len(sent) == 1:  # another writer lands between our read and our write
             other.put(scope, "k", Write("2", "other"), 10**13)
-        return apply_write(scope, "k", existing, Write("3", "racer"), 10**13)
 
+    store.client.meta.events.register("before-send.dynamodb.TransactWriteItems", another_writer_lands_first)
     calls.reset()
-    record, created = write_loop(store.db, scope, "k", make, 10**13, False)
-    assert attempts == [1, 2] and record.version == 3 and not created
+    record, created = store.put(scope, "k", Write("3", "racer"), 10**13)
+    # Each attempt wrote over the version it had: the one read, then the one the race returned.
+    guarded = [
+        params["TransactItems"][0]["Update"]["ExpressionAttributeValues"][":ver"]["N"]
+        for operation, params in calls.log
+        if operation == "TransactWriteItems"
+    ]
+    assert guarded == ["1", "2"] and record.version == 3 and not created
     # The first transaction fails on the stale version and returns the stored
     # item (ReturnValuesOnConditionCheckFailure): the retry needs no GetItem.
     assert calls.take() == {"GetItem": 1, "TransactWriteItems": 2}

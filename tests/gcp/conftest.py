@@ -19,6 +19,7 @@ from agent_datastore.api.service import DataStoreService
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.firestore.store import FirestoreStore
+from tests.contract.backends.firestore import RpcCounter, counting_rpcs
 from tests.contract.conftest import Client, Clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,20 +54,24 @@ def raw(fs: FirestoreStore) -> Any:
 
 
 class Rpcs:
-    def __init__(self, store: FirestoreStore) -> None:
-        self.store = store
-        self.base = store.rpcs.snapshot()
+    """The store's RPCs by method since the last `take()`."""
+
+    def __init__(self, counter: RpcCounter) -> None:
+        self.counter = counter
+        self.base = counter.snapshot()
 
     def take(self) -> dict[str, int]:
-        now = self.store.rpcs.snapshot()
+        now = self.counter.snapshot()
         delta = {name: now[name] - self.base.get(name, 0) for name in now if now[name] != self.base.get(name, 0)}
         self.base = now
         return delta
 
 
 @pytest.fixture
-def rpcs(fs: FirestoreStore) -> Rpcs:
-    return Rpcs(fs)
+def rpcs(fs: FirestoreStore) -> Iterator[Rpcs]:
+    """Counts `fs`'s RPCs: its client opens its channel on its first RPC, in the test."""
+    with counting_rpcs() as counter:
+        yield Rpcs(counter)
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_slashes_and_long_names_in_every_position(ds, fs, user_id, raw):
     assert ds("list_keys", namespace=namespace)["keys"] == ["/", key]
     assert ds("list_namespaces")["namespaces"] == [namespace]
     # Stored where the layout says, under the user's own document.
-    ref = fs._records(Scope(user_id, namespace)).document(key_doc_id(key))
+    ref = fs.documents.records(Scope(user_id, namespace)).document(key_doc_id(key))
     assert raw.document(ref.path).get().exists
     assert ref.path.startswith(f"{fs.collection}/{user_doc_id(user_id)}/namespaces/")
 

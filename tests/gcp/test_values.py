@@ -72,12 +72,12 @@ def test_expiring_records_carry_a_ttl_timestamp_and_a_marker(ds, fs, raw, user_i
     record = ds("get", key="t", include_record=True)["record"]
     _, snap = stored(fs, raw, user_id, "t")
     assert snap.get("expire_time").isoformat(timespec="milliseconds").replace("+00:00", "Z") == record["expiresAt"]
-    marker = raw.document(fs._markers(Scope(user_id, "default")).document(key_doc_id("t")).path).get()
+    marker = raw.document(fs.documents.markers(Scope(user_id, "default")).document(key_doc_id("t")).path).get()
     assert marker.exists and marker.get("expires_at") == snap.get("expires_at")
     _, plain = stored(fs, raw, user_id, "p")
     assert "expire_time" not in plain.to_dict()
     ds("set", key="t", value=2)  # no ttl any more: marker and TTL field go
-    assert not raw.document(fs._markers(Scope(user_id, "default")).document(key_doc_id("t")).path).get().exists
+    assert not raw.document(fs.documents.markers(Scope(user_id, "default")).document(key_doc_id("t")).path).get().exists
     assert "expire_time" not in stored(fs, raw, user_id, "t")[1].to_dict()
 
 

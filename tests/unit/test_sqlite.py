@@ -8,7 +8,8 @@ import pytest
 
 from agent_datastore.core import errors
 from agent_datastore.core.records import Scope, Write
-from agent_datastore.stores.sqlite import SQLiteStore, prefix_bounds
+from agent_datastore.stores.sqlite.database import prefix_bounds
+from agent_datastore.stores.sqlite.store import SQLiteStore
 
 
 def test_prefix_bounds_are_a_byte_range():
@@ -36,7 +37,7 @@ def test_a_locked_database_is_a_retryable_503(tmp_path):
 def test_wal_mode_and_the_namespace_registry(tmp_path):
     store = SQLiteStore(tmp_path / "s.sqlite3")
     store.create()
-    conn = store._conn()
+    conn = store.database.connection()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.put(Scope("u", "n"), "k", Write('"v"', "a", {"m": 1}), 1)
     assert conn.execute("SELECT keys, bytes FROM namespaces").fetchall() == [(1, len('"v"') + len('{"m":1}'))]

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 # name -> "module:factory"; the factory takes Settings and returns a Store.
 BACKENDS: dict[str, str] = {
     "memory": "agent_datastore.stores.memory:from_settings",
-    "sqlite": "agent_datastore.stores.sqlite:from_settings",
+    "sqlite": "agent_datastore.stores.sqlite.store:from_settings",
     "dynamodb": "agent_datastore.stores.dynamodb.store:from_settings",
     "firestore": "agent_datastore.stores.firestore.store:from_settings",
     "couchdb": "agent_datastore.stores.couchdb.store:from_settings",

@@ -1,11 +1,23 @@
-"""Firestore against Google's emulator (started by `python -m tests.servers.run`)."""
+"""Firestore against Google's emulator (started by `python -m tests.servers.run`), and its RPCs counted.
+
+`counting_rpcs()` counts the RPCs a store sends (tests/gcp/test_round_trips.py,
+bench/roundtrips.py) with a gRPC client interceptor on the channel, so the
+store itself carries no counter.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import threading
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
 
+import grpc
 import httpx
 
 from agent_datastore.stores.base import Store
@@ -32,3 +44,55 @@ def make_store() -> Iterator[Store]:
     yield store
     store.close()
     reset_emulator()
+
+
+class RpcCounter(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Counts the RPCs sent on a channel by method, named as the SDK's GAPIC client names them
+    (`/google.firestore.v1.Firestore/BatchGetDocuments` -> `batch_get_documents`)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, details: grpc.ClientCallDetails) -> None:
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", str(details.method).rsplit("/", 1)[-1]).lower()
+        with self._lock:
+            self.calls[method] += 1
+
+    def _intercept(self, continuation: Callable[..., Any], details: Any, request_or_iterator: Any) -> Any:
+        self._count(details)
+        return continuation(details, request_or_iterator)
+
+    intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _intercept
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.calls)
+
+
+@contextmanager
+def counting_rpcs() -> Iterator[RpcCounter]:
+    """Count the RPCs of every Firestore client that opens its channel inside this block.
+
+    On the emulator the SDK opens an insecure channel (`grpc.insecure_channel`), lazily, on a
+    client's first RPC; inside the block that channel is wrapped by the counter, and it stays
+    counted for the client's life.
+    """
+    counter = RpcCounter()
+    insecure_channel = grpc.insecure_channel
+
+    def counted_channel(*args: Any, **kwargs: Any) -> grpc.Channel:
+        return grpc.intercept_channel(insecure_channel(*args, **kwargs), counter)
+
+    with mock.patch.object(grpc, "insecure_channel", counted_channel):
+        yield counter

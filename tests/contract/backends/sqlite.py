@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent_datastore.stores.base import Store
-from agent_datastore.stores.sqlite import SQLiteStore
+from agent_datastore.stores.sqlite.store import SQLiteStore
 
 
 def available() -> str | None:

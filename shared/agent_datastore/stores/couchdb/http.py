@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import httpx
 
 from agent_datastore.core.errors import BackendUnavailable, InternalError, Throttled, ValueTooLarge
+from agent_datastore.stores.writeloop import LostRace
 
 DOC_PAGE = 8  # whole documents per request (values reach 1 MiB)
 BULK_BYTES = 4 * 1024 * 1024  # body size of one _bulk_docs write
@@ -24,8 +25,12 @@ def _body(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class Conflict(Exception):
-    """A `_rev` lost a race (409); the CAS loop reads again."""
+class Conflict(LostRace):
+    """A `_rev` lost a race (409); the write loop reads the document again."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__()
+        self.doc_id = doc_id
 
 
 class CouchDBHttp:

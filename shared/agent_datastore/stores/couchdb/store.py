@@ -1,14 +1,15 @@
 """CouchDB: one database, one document per record, over CouchDB's HTTP API.
 
-The layout (ids, design document, record <-> document) is in
-`couchdb_layout.py`, the HTTP calls and their error translation in
-`couchdb_http.py`; this module holds the store's operations.
+`CouchDBStore` runs the operations on its parts: the layout (ids, design
+document, record <-> document) in `layout.py`, the HTTP calls and their
+error translation in `http.CouchDBHttp`.
 
-Every record change is a compare-and-swap on `_rev`: read the document, apply
-the pure rules of `records.py`, write it back with the `_rev` that was read.
-A 409 means someone else won the race; the loop reads again and re-applies,
-with jittered backoff and a bounded number of attempts (then a retryable 503,
-nothing half-done). `if_version` and access tracking are exact because of this.
+Every record change is a compare-and-swap on `_rev` (`writeloop.OptimisticStore`):
+read the document, apply the pure rules of `records.py`, write it back with
+the `_rev` that was read. A 409 means someone else won the race; the loop
+reads again and re-applies, with jittered backoff and a bounded number of
+attempts (then a retryable 503, nothing half-done). `if_version` and access
+tracking are exact because of this.
 """
 
 from __future__ import annotations
@@ -21,19 +22,10 @@ from typing import Any
 import httpx
 
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError
-from agent_datastore.core.records import (
-    NamespaceStats,
-    Record,
-    Scope,
-    Write,
-    apply_read,
-    apply_write,
-    check_version,
-    increment_write,
-)
+from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_read, apply_write
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, Store, partial_write, response_cost, within_budget
-from agent_datastore.stores.couchdb.http import DOC_PAGE, Conflict, CouchDBHttp
+from agent_datastore.stores.base import ManyResult, partial_write, response_cost, within_budget
+from agent_datastore.stores.couchdb.http import DOC_PAGE, CouchDBHttp
 from agent_datastore.stores.couchdb.layout import (
     DESIGN,
     DESIGN_ID,
@@ -44,12 +36,13 @@ from agent_datastore.stores.couchdb.layout import (
     to_doc,
     unhex,
 )
-from agent_datastore.stores.retry import backoff
+from agent_datastore.stores.writeloop import Contention, OptimisticStore
 
 PAGE = 500  # ids per _all_docs page
+Doc = dict[str, Any]
 
 
-class CouchDBStore(Store):
+class CouchDBStore(OptimisticStore[Doc]):
     name = "couchdb"
 
     def __init__(
@@ -62,7 +55,7 @@ class CouchDBStore(Store):
         max_attempts: int = 60,
     ) -> None:
         self.http = CouchDBHttp(url, db, client=client, timeout=timeout)
-        self.max_attempts = max_attempts
+        self.contention = Contention(attempts=max_attempts, base=0.004, cap=0.25)
 
     @property
     def url(self) -> str:
@@ -75,13 +68,6 @@ class CouchDBStore(Store):
     @property
     def client(self) -> httpx.Client:
         return self.http.client
-
-    def _attempts(self, what: str) -> Iterator[int]:
-        for attempt in range(self.max_attempts):
-            if attempt:
-                backoff(attempt, base=0.004, cap=0.25)
-            yield attempt
-        raise BackendUnavailable(f"{what}: too much contention on one record, retry later")
 
     # -- admin -----------------------------------------------------------------
 
@@ -99,69 +85,45 @@ class CouchDBStore(Store):
     def close(self) -> None:
         self.http.close()
 
-    # -- operations --------------------------------------------------------------
+    # -- the storage calls of the write loop ----------------------------------------
+
+    def read_stored(self, scope: Scope, key: str, *, with_value: bool) -> Doc | None:
+        return self.http.get_doc(record_id(scope, key))
+
+    def live_record(self, scope: Scope, stored: Doc | None, now: int, *, with_value: bool) -> Record | None:
+        return self._live(stored, now)
+
+    def write_stored(self, scope: Scope, stored: Doc | None, record: Record) -> None:
+        self.http.put_doc(to_doc(record), stored["_rev"] if stored else None)
+
+    def remove_stored(self, scope: Scope, stored: Doc, now: int) -> None:
+        self.http.delete_doc(stored["_id"], stored["_rev"])
+
+    def holds(self, stored: Doc | None, record: Record) -> bool:
+        return stored is not None and from_doc(stored) == record
+
+    def too_busy(self, operation: str, key: str) -> BackendUnavailable:
+        return BackendUnavailable(f"{operation}: too much contention on one record, retry later")
 
     @staticmethod
-    def _live(doc: dict[str, Any] | None, now: int) -> Record | None:
+    def _live(doc: Doc | None, now: int) -> Record | None:
         if doc is None:
             return None
         record = from_doc(doc)
         return record if record.is_live(now) else None
 
+    # -- operations --------------------------------------------------------------
+
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
-        doc_id = record_id(scope, key)
-        for _ in self._attempts("get"):
-            doc = self.http.get_doc(doc_id)
+        def attempt(doc: Doc | None) -> Record | None:
             record = self._live(doc, now)
             if record is None or reader is None or doc is None:
                 return record
-            record = apply_read(record, reader)
-            try:
-                self.http.put_doc(to_doc(record), doc["_rev"])
-            except Conflict:
-                continue
-            return record
-        raise AssertionError("unreachable")
+            counted = apply_read(record, reader)
+            self.http.put_doc(to_doc(counted), doc["_rev"])
+            return counted
 
-    def _write(self, scope: Scope, key: str, make: Any, now: int, what: str) -> tuple[Record, bool]:
-        """CAS loop: `make(existing_live_record)` returns the Write to apply."""
-        doc_id = record_id(scope, key)
-        for _ in self._attempts(what):
-            doc = self.http.get_doc(doc_id)
-            existing = self._live(doc, now)
-            record = apply_write(scope, key, existing, make(existing), now)
-            try:
-                self.http.put_doc(to_doc(record), doc["_rev"] if doc else None)
-            except Conflict:
-                continue
-            return record, existing is None
-        raise AssertionError("unreachable")
-
-    def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
-        return self._write(scope, key, lambda _: write, now, "set")
-
-    def increment(
-        self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
-    ) -> Record:
-        def make(existing: Record | None) -> Write:
-            return increment_write(key, existing, by, agent, expires_at)
-
-        return self._write(scope, key, make, now, "increment")[0]
-
-    def delete(self, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
-        doc_id = record_id(scope, key)
-        for _ in self._attempts("delete"):
-            doc = self.http.get_doc(doc_id)
-            existing = self._live(doc, now)
-            check_version(key, existing, if_version)
-            if doc is None:
-                return False
-            try:
-                self.http.delete_doc(doc_id, doc["_rev"])  # an expired document goes too
-            except Conflict:
-                continue
-            return existing is not None
-        raise AssertionError("unreachable")
+        return self.retry_lost_races("get", scope, key, attempt, with_value=True)
 
     def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
         result = ManyResult()
@@ -320,18 +282,6 @@ class CouchDBStore(Store):
             if len(rows) < DOC_PAGE:
                 return
             start = rows[-1]["id"] + "0"
-
-    def restore(self, record: Record) -> None:
-        doc_id = record_id(Scope(record.user_id, record.namespace), record.key)
-        for _ in self._attempts("restore"):
-            doc = self.http.get_doc(doc_id)
-            if doc is not None and from_doc(doc) == record:
-                return  # already there: re-running changes nothing
-            try:
-                self.http.put_doc(to_doc(record), doc["_rev"] if doc else None)
-            except Conflict:
-                continue
-            return
 
     def purge_expired(self, now: int, user_id: str | None = None) -> int:
         start = ["all"] if user_id is None else ["user", hex_of(user_id)]

@@ -47,12 +47,9 @@ class ConditionFailed(Exception):
 class TransactionCancelled(Exception):
     """TransactWriteItems was cancelled; `reasons` has one entry per action."""
 
-    def __init__(self, reasons: list[dict[str, Any]], resent: bool = False) -> None:
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
         super().__init__("transaction cancelled")
         self.reasons = reasons
-        # botocore sent the request more than once (e.g. after a read timeout): an earlier
-        # attempt may have been applied.
-        self.resent = resent
 
     def codes(self) -> set[str]:
         return {reason.get("Code", "None") for reason in self.reasons} - {"None"}
@@ -128,8 +125,7 @@ def translate(operation: str, exc: Any) -> Exception:
         codes = {reason.get("Code") for reason in reasons}
         if codes & THROTTLE_REASONS:
             return Throttled("DynamoDB is throttling requests; retry shortly")
-        retries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
-        return TransactionCancelled(reasons, resent=retries > 0)
+        return TransactionCancelled(reasons)
     if code in THROTTLE_CODES:
         return Throttled("DynamoDB is throttling requests; retry shortly")
     if code == "ResourceNotFoundException":

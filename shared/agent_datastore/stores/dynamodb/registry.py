@@ -3,8 +3,8 @@
 One entry per user and namespace (`U#<user>`, the namespace) holds the key
 count, bytes and last write; writes update it in their own transaction.
 `list_namespaces` and `stats` first purge the user's expired records
-through the sparse expiry index, then Query the user's entries: never a
-table scan, whatever the number of keys.
+(`purge_expired`, through the sparse expiry index), then Query the user's
+`entries`: never a table scan, whatever the number of keys.
 
 Records that DynamoDB's own TTL deletes first never reach that purge: the
 table's stream hands them to `forget_ttl_removal` (through `aws_ttl`),
@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from agent_datastore.core.errors import BackendUnavailable
-from agent_datastore.core.records import NamespaceStats
 from agent_datastore.stores.dynamodb import codec
 from agent_datastore.stores.dynamodb.client import ConditionFailed
 from agent_datastore.stores.dynamodb.table import EXPIRY_INDEX, MAX_RACES, MAX_TX_ITEMS, Raced, Table, names
@@ -70,19 +69,6 @@ def _drop_entry(db: Table, item: dict[str, Any]) -> None:
             ExpressionAttributeNames=names("n"),
             ExpressionAttributeValues={":zero": {"N": "0"}},
         )
-
-
-def list_namespaces(db: Table, user_id: str, *, prefix: str, now: int) -> list[str]:
-    purge_expired(db, now, user_id)
-    return [item["sk"]["S"] for item in entries(db, user_id, prefix)]
-
-
-def stats(db: Table, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
-    purge_expired(db, now, user_id)
-    return [
-        NamespaceStats(item["sk"]["S"], int(item["n"]["N"]), int(item["b"]["N"]), int(item["ua"]["N"]))
-        for item in entries(db, user_id, namespace=namespace)
-    ]
 
 
 def users(db: Table) -> Iterator[str]:

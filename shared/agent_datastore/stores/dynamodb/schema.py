@@ -11,11 +11,14 @@ create tables.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+logger = logging.getLogger("agent_datastore.dynamodb")
 
 TEMPLATE_NAME = "template.yaml"
 TABLE_TYPE = "AWS::DynamoDB::Table"
@@ -106,3 +109,39 @@ def table_definition(table_name: str, template: Path | None = None) -> tuple[dic
     properties = table_properties(load_template(template or find_template()))
     ttl = properties.get("TimeToLiveSpecification")
     return create_table_request(properties, table_name), ttl
+
+
+def create_table(client: Any, table_name: str) -> None:
+    """Create `table_name` from template.yaml's definition and wait until it is active (idempotent)."""
+    from botocore.exceptions import ClientError
+
+    request, ttl = table_definition(table_name)
+    # The stream only feeds the SAM stack's TtlSweeperFunction, and the stack makes its own table:
+    # a table made here would have no consumer (and moto, the test server, copies every stream
+    # record on each transaction).
+    request.pop("StreamSpecification", None)
+    try:
+        client.create_table(**request)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    if ttl and ttl.get("Enabled"):
+        current = client.describe_time_to_live(TableName=table_name).get("TimeToLiveDescription", {})
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+    try:
+        client.update_continuous_backups(
+            TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    except ClientError as exc:  # local servers may not implement backups
+        logger.info("point-in-time recovery not enabled: %s", exc)
+
+
+def drop_table(client: Any, table_name: str) -> None:
+    """Delete `table_name` and wait until it is gone."""
+    client.delete_table(TableName=table_name)
+    client.get_waiter("table_not_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})

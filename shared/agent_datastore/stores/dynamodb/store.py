@@ -1,16 +1,16 @@
 """DynamoDB: the AWS deployment's backend (boto3, one table).
 
-`DynamoDBStore` is the `Store` interface over modules of one job each:
+`DynamoDBStore` runs the operations on its parts:
 
-- `dynamodb_client`: the lazily created boto3 client, errors translated;
-- `dynamodb_codec`: item layout and value encoding (chunks of large values);
-- `dynamodb_schema`: the table definition, read from template.yaml;
-- `dynamodb_table`: requests to the table (paging, batches, transactions);
-- `dynamodb_reads`: get, get_many, list_keys, a namespace's records;
-- `dynamodb_writes`: set, increment, delete, restore and their transactions;
-- `dynamodb_batch`: set_many and clear;
-- `dynamodb_registry`: the namespace registry, the purge of expired records,
-  and the accounting of records DynamoDB's TTL deleted (fed by `aws_ttl`).
+- `client.DynamoClient`: the lazily created boto3 client, errors translated;
+- `codec`: item layout and value encoding (chunks of large values);
+- `table.Table`: requests to the table (paging, batches, transactions, counted reads);
+- `writes`: the guarded transactions every write is made of;
+- `registry`: the namespace registry, the purge of expired records, and the
+  accounting of records DynamoDB's TTL deleted (fed by `edges/aws/ttl`);
+- `schema`: the table definition, read from template.yaml (admin only);
+- `writeloop.OptimisticStore`: set, increment, delete and restore as
+  read, build, guarded write, retry on a lost race.
 
 Round trips per operation (asserted by tests/aws):
 
@@ -32,27 +32,45 @@ Round trips per operation (asserted by tests/aws):
   TransactWriteItems per 99 keys, resumable at the deadline.
 
 Values of more than 360 kB (after zlib) are split into chunk items written
-before the record that names them; see dynamodb_codec.
+before the record that names them; see `codec`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
-from agent_datastore.core.records import NamespaceStats, Record, Scope, Write
+from agent_datastore.core.errors import BackendUnavailable, DataStoreError
+from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_write
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, Store
-from agent_datastore.stores.dynamodb import batch, reads, registry, writes
-from agent_datastore.stores.dynamodb.client import DynamoClient
-from agent_datastore.stores.dynamodb.table import Table
+from agent_datastore.stores.base import ManyResult, partial_write, within_budget
+from agent_datastore.stores.dynamodb import codec, registry
+from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient
+from agent_datastore.stores.dynamodb.table import (
+    LIVE,
+    MAX_RACES,
+    MAX_TX_ITEMS,
+    Raced,
+    Table,
+    ident_of,
+    names,
+    projection,
+)
+from agent_datastore.stores.dynamodb.writes import Plan, batches, delete_items, write_records
+from agent_datastore.stores.retry import backoff
+from agent_datastore.stores.writeloop import Contention, LostRace, OptimisticStore
 
-logger = logging.getLogger("agent_datastore.dynamodb")
+Item = dict[str, Any]
+# Record attributes `clear` reads: what its guarded deletes and the registry need.
+CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 
 
-class DynamoDBStore(Store):
+class DynamoDBStore(OptimisticStore[Item]):
     name = "dynamodb"
+    contention = Contention(attempts=MAX_RACES, base=0.01, cap=1.0)
 
     def __init__(self, table: str = "agent_data_store", *, client: Any = None, retry_mode: str = "standard") -> None:
         self.table = table
@@ -64,100 +82,268 @@ class DynamoDBStore(Store):
         """The boto3 client (created on first use)."""
         return self.dynamo.raw
 
-    # -- admin -------------------------------------------------------------
-
     def create(self) -> None:
         """Create the table from template.yaml's definition (idempotent)."""
-        from botocore.exceptions import ClientError
+        from agent_datastore.stores.dynamodb.schema import create_table
 
-        from agent_datastore.stores.dynamodb.schema import table_definition
-
-        request, ttl = table_definition(self.table)
-        # The stream only feeds the SAM stack's TtlSweeperFunction, and the stack makes its own table:
-        # a table made here would have no consumer (and moto, the test server, copies every stream
-        # record on each transaction).
-        request.pop("StreamSpecification", None)
-        try:
-            self.client.create_table(**request)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise
-        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        if ttl and ttl.get("Enabled"):
-            current = self.client.describe_time_to_live(TableName=self.table).get("TimeToLiveDescription", {})
-            if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-                self.client.update_time_to_live(
-                    TableName=self.table,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
-        try:
-            self.client.update_continuous_backups(
-                TableName=self.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-        except ClientError as exc:  # local servers may not implement backups
-            logger.info("point-in-time recovery not enabled: %s", exc)
+        create_table(self.client, self.table)
 
     def drop(self) -> None:
         """Delete the table (tests and operators only)."""
-        self.client.delete_table(TableName=self.table)
-        self.client.get_waiter("table_not_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1})
+        from agent_datastore.stores.dynamodb.schema import drop_table
 
-    # -- reads -------------------------------------------------------------
+        drop_table(self.client, self.table)
+
+    # -- the storage calls of the write loop ---------------------------------
+
+    def read_stored(self, scope: Scope, key: str, *, with_value: bool) -> Item | None:
+        return self.db.get_item(codec.record_key(scope, key), None if with_value else codec.META_ATTRIBUTES)
+
+    def live_record(self, scope: Scope, stored: Item | None, now: int, *, with_value: bool) -> Record | None:
+        if stored is None or not codec.is_live(stored, now):
+            return None
+        if not with_value:
+            return codec.to_record(scope, stored)
+        record = self.db.record(scope, stored)
+        if record is None:  # its chunks were replaced meanwhile: read the record again
+            raise LostRace()
+        return record
+
+    def write_stored(self, scope: Scope, stored: Item | None, record: Record) -> None:
+        write_records(self.db, scope, [(stored, record)], record.updated_at)
+
+    def remove_stored(self, scope: Scope, stored: Item, now: int) -> None:
+        delete_items(self.db, scope, [stored], now)
+
+    def too_busy(self, operation: str, key: str) -> BackendUnavailable:
+        return BackendUnavailable(f"key {key!r} is being written too often; retry shortly")
+
+    # -- reads -----------------------------------------------------------------
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
-        return reads.get(self.db, scope, key, reader=reader, now=now)
+        if reader is None:
+            return self.db.read_record(scope, key, now)
+        try:
+            result = self.db.count_read(
+                scope,
+                key,
+                reader,
+                condition=f"attribute_exists(#pk) AND {LIVE}",
+                attributes=("pk", "exp"),
+                values={":now": {"N": str(now)}},
+                returns="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        # Overwritten between the update and the chunk read: the newer version
+        # keeps the count just made (overwrites keep accessCount).
+        return self.db.assembled(scope, result["Attributes"], now)
 
     def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
-        return reads.get_many(self.db, scope, keys, reader=reader, now=now, max_bytes=max_bytes)
+        items = self.db.batch_get([codec.record_key(scope, key) for key in keys])
+        result = within_budget(keys, _Found(self.db, scope, keys, items, now), max_bytes)
+        if reader is not None and result.found:
+            with ThreadPoolExecutor(max_workers=min(16, len(result.found))) as pool:
+                tracked = list(pool.map(lambda rec: self._track(scope, rec, reader, now), result.found.values()))
+            for record_key, tracked_record in zip(list(result.found), tracked, strict=True):
+                if tracked_record is None:
+                    del result.found[record_key]
+                else:
+                    result.found[record_key] = tracked_record
+        return result
+
+    def _track(self, scope: Scope, record: Record, reader: str, now: int) -> Record | None:
+        """Count one read of exactly the version that was read (else read again, counted)."""
+        try:
+            result = self.db.count_read(
+                scope,
+                record.key,
+                reader,
+                condition="#ver = :ver",
+                attributes=("ver",),
+                values={":ver": {"N": str(record.version)}},
+                returns="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            return self.get(scope, record.key, reader=reader, now=now)
+        attributes = result["Attributes"]
+        return replace(record, access_count=int(attributes["ac"]["N"]), last_accessed_by_agent=reader)
 
     def list_keys(self, scope: Scope, *, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
-        return reads.list_keys(self.db, scope, prefix=prefix, after=after, limit=limit, now=now)
+        values: dict[str, Any] = {":pk": {"S": codec.record_pk(scope)}, ":now": {"N": str(now)}}
+        condition = "#pk = :pk"
+        if after is not None and after >= prefix:
+            # DynamoDB refuses an ExclusiveStartKey outside the key condition,
+            # so paging past `after` is a range condition; the prefix is then
+            # checked here (keys come in order, so the first miss ends it).
+            condition += " AND #sk > :after"
+            values[":after"] = {"S": after}
+        elif prefix:
+            condition += " AND begins_with(#sk, :prefix)"
+            values[":prefix"] = {"S": prefix}
+        keys: list[str] = []
+        for item in self.db.query(
+            KeyConditionExpression=condition,
+            FilterExpression=LIVE,
+            ProjectionExpression="#sk",
+            ExpressionAttributeNames=names("pk", "sk", "exp"),
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+            Limit=max(limit, 100),
+        ):
+            key = item["sk"]["S"]
+            if not key.startswith(prefix):
+                break
+            keys.append(key)
+            if len(keys) >= limit:
+                break
+        return keys
 
-    # -- writes ------------------------------------------------------------
+    # -- multi-item writes -------------------------------------------------------
+    # Each batch is one TransactWriteItems of at most 99 record actions plus the
+    # registry update, so the registry stays exact whatever fails or races; a
+    # failure after some batches were written reports them in `details.written`
+    # (API.md: a retry of the same set_many is safe).
 
-    def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
-        return writes.put(self.db, scope, key, write, now)
+    def _plan(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> Plan:
+        """Every new record over its stored item, read now: computed (and so validated) before
+        anything is written."""
+        found = self.db.batch_get([codec.record_key(scope, key) for key, _ in items], codec.META_ATTRIBUTES)
+        olds = {item["sk"]["S"]: item for item in found.values()}
+        plan: Plan = []
+        for key, write in items:
+            old = olds.get(key)
+            plan.append((old, apply_write(scope, key, self.live_record(scope, old, now, with_value=False), write, now)))
+        return plan
 
-    def increment(
-        self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
-    ) -> Record:
-        return writes.increment(self.db, scope, key, by, agent=agent, expires_at=expires_at, now=now)
+    def _write_batch(self, scope: Scope, batch: list[tuple[str, Write]], plan: Plan, now: int) -> Plan:
+        """Write one batch as planned; after a lost race, plan it again from a fresh read."""
 
-    def delete(self, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
-        return writes.delete(self.db, scope, key, if_version=if_version, now=now)
+        def write(plan: Plan) -> Plan:
+            write_records(self.db, scope, plan, max([now, *(record.updated_at for _, record in plan)]))
+            return plan
+
+        return self.contention.retry(
+            write,
+            plan,
+            lambda _: self._plan(scope, batch, now),
+            lambda: BackendUnavailable("set_many kept racing with other writers"),
+        )
 
     def put_many(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
-        return batch.put_many(self.db, scope, items, now)
+        planned = {record.key: (old, record) for old, record in self._plan(scope, items, now)}
+        versions: dict[str, int] = {}
+        for batch in batches(items):
+            try:
+                plan = self._write_batch(scope, batch, [planned[key] for key, _ in batch], now)
+            except DataStoreError as exc:
+                if not versions:
+                    raise
+                raise partial_write(list(versions), len(items), exc) from exc
+            versions.update({record.key: record.version for _, record in plan})
+        return versions
 
     def clear(self, scope: Scope, *, now: int, deadline: float) -> tuple[int, bool]:
-        return batch.clear(self.db, scope, now=now, deadline=deadline)
+        expression, attribute_names = projection(CLEAR_ATTRIBUTES)
+        deleted, batches_done, attempt = 0, 0, 0
+        while True:
+            # Each call deletes at least one batch (so a repeated clear progresses); after that no
+            # batch is started past the deadline, not even the retry of one that lost a race.
+            if batches_done and time.monotonic() >= deadline:
+                return deleted, False
+            page = self.db.call(
+                "query",
+                TableName=self.db.name,
+                KeyConditionExpression="#pk = :pk",
+                ProjectionExpression=expression,
+                ExpressionAttributeNames=attribute_names,
+                ExpressionAttributeValues={":pk": {"S": codec.record_pk(scope)}},
+                ConsistentRead=True,
+                Limit=MAX_TX_ITEMS,
+            )
+            items = page.get("Items", [])
+            if not items:
+                return deleted, True
+            try:
+                delete_items(self.db, scope, items, now)
+            except Raced:
+                attempt += 1
+                if attempt > MAX_RACES:
+                    raise BackendUnavailable("clear kept racing with other writers; retry") from None
+                backoff(attempt)
+                continue
+            batches_done += 1
+            deleted += sum(1 for item in items if codec.is_live(item, now))
+            if len(items) < MAX_TX_ITEMS and not page.get("LastEvaluatedKey"):
+                return deleted, True
 
-    # -- registry ----------------------------------------------------------
+    # -- the namespace registry ----------------------------------------------------
 
     def list_namespaces(self, user_id: str, *, prefix: str, now: int) -> list[str]:
-        return registry.list_namespaces(self.db, user_id, prefix=prefix, now=now)
+        registry.purge_expired(self.db, now, user_id)
+        return [item["sk"]["S"] for item in registry.entries(self.db, user_id, prefix)]
 
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
-        return registry.stats(self.db, user_id, namespace=namespace, now=now)
+        registry.purge_expired(self.db, now, user_id)
+        return [
+            NamespaceStats(item["sk"]["S"], int(item["n"]["N"]), int(item["b"]["N"]), int(item["ua"]["N"]))
+            for item in registry.entries(self.db, user_id, namespace=namespace)
+        ]
 
     def purge_expired(self, now: int, user_id: str | None = None) -> int:
         return registry.purge_expired(self.db, now, user_id)
 
-    def forget_ttl_removal(self, item: dict[str, Any], event_id: str, now: int) -> str:
-        """Account for an item DynamoDB's TTL deleted (the table stream's consumer, `aws_ttl`)."""
+    def forget_ttl_removal(self, item: Item, event_id: str, now: int) -> str:
+        """Account for an item DynamoDB's TTL deleted (the table stream's consumer, `edges/aws/ttl`)."""
         return registry.forget_ttl_removal(self.db, item, event_id, now)
 
-    # -- operator interface --------------------------------------------------
+    # -- operator interface ----------------------------------------------------------
 
     def users(self) -> Iterator[str]:
         return registry.users(self.db)
 
     def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
         for entry in registry.entries(self.db, user_id, namespace=namespace):
-            yield from reads.records(self.db, Scope(user_id, entry["sk"]["S"]))
+            scope = Scope(user_id, entry["sk"]["S"])
+            for item in self.db.query(
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames=names("pk"),
+                ExpressionAttributeValues={":pk": {"S": codec.record_pk(scope)}},
+                ConsistentRead=True,
+            ):
+                record = self.db.assembled(scope, item, 0)
+                if record is not None:
+                    yield record
 
-    def restore(self, record: Record) -> None:
-        writes.restore(self.db, record)
+
+class _Found(Mapping[str, Record]):
+    """The live records a BatchGetItem answered, each assembled when first looked up.
+
+    `within_budget` looks keys up in request order and stops at the first
+    record that does not fit, so no chunks are read for records past it.
+    """
+
+    def __init__(self, db: Table, scope: Scope, keys: list[str], items: dict[str, Item], now: int) -> None:
+        pk = codec.record_pk(scope)
+        self._items = {
+            key: item for key in keys if (item := items.get(ident_of(pk, key))) is not None and codec.is_live(item, now)
+        }
+        self._db, self._scope, self._now = db, scope, now
+        self._records: dict[str, Record | None] = {}
+
+    def __getitem__(self, key: str) -> Record:
+        if key not in self._records:
+            self._records[key] = self._db.assembled(self._scope, self._items[key], self._now)
+        record = self._records[key]
+        if record is None:
+            raise KeyError(key)
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._items if key in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def from_settings(settings: Settings) -> DynamoDBStore:

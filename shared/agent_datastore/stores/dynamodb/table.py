@@ -1,9 +1,10 @@
 """The one table of `DynamoDBStore`: its requests, in the store's terms.
 
-Every module of the backend reaches DynamoDB through `Table`: paged Query
+Every part of the backend reaches DynamoDB through `Table`: paged Query
 and Scan, batch reads and writes with their unprocessed part retried,
-TransactWriteItems whose failed condition becomes `Raced`, and records
-assembled from their item and, for large values, their chunk items.
+TransactWriteItems whose failed condition becomes `Raced`, the UpdateItem
+that counts a read, and records assembled from their item and, for large
+values, their chunk items.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agent_datastore.core.records import Record, Scope
 from agent_datastore.stores.dynamodb import codec
 from agent_datastore.stores.dynamodb.client import DynamoClient, TransactionCancelled
 from agent_datastore.stores.retry import backoff
+from agent_datastore.stores.writeloop import LostRace
 
 EXPIRY_INDEX = "expiry"
 MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction
@@ -25,13 +27,13 @@ MAX_RACES = 60
 LIVE = "(attribute_not_exists(#exp) OR #exp > :now)"
 
 
-class Raced(Exception):
-    """Another writer changed the record between our read and our write."""
+class Raced(LostRace):
+    """A condition of a TransactWriteItems failed: another writer changed a record between our
+    read and our write. `stored` is the item the failed condition returned (None: no item), unless
+    several failed (`reread`: read them again)."""
 
     def __init__(self, item: dict[str, Any] | None, reread: bool = False) -> None:
-        super().__init__("raced")
-        self.item = item
-        self.reread = reread
+        super().__init__(item, reread=reread)
 
 
 def names(*attributes: str) -> dict[str, str]:
@@ -104,20 +106,13 @@ class Table:
         """One TransactWriteItems; a conflicting record write becomes `Raced`.
 
         The request token makes botocore's own retries of the same call
-        idempotent on DynamoDB (an applied transaction is not applied twice,
-        the retry answers success). A server that ignores the token (moto, the
-        test server) runs the retry again: when the first attempt was applied
-        but its answer lost (read timeout), a retried transaction of guarded
-        deletes is then cancelled because every item it deletes is gone. That
-        is recognised as success here, else the caller would take the deletes
-        it made for a lost race and never count them (`clear` under-reported,
-        `delete` answered `deleted: false`).
+        idempotent: DynamoDB answers a resend whose first attempt was applied
+        (its answer lost to a read timeout) with that attempt's success and
+        applies nothing again.
         """
         try:
             self.call("transact_write_items", TransactItems=actions, ClientRequestToken=uuid.uuid4().hex)
         except TransactionCancelled as exc:
-            if exc.resent and _replayed_deletes(actions, exc.reasons):
-                return  # an earlier attempt of this very request deleted them
             failed = exc.failed_items()
             if failed:
                 raise Raced(failed[0][1] if len(failed) == 1 else None, reread=len(failed) != 1) from exc
@@ -153,21 +148,41 @@ class Table:
         value_json = codec.decode_chunks([bytes(part["d"]["B"]) for part in parts if part], bool(item["vz"]["BOOL"]))
         return codec.to_record(scope, item, value_json)
 
+    def read_record(self, scope: Scope, key: str, now: int) -> Record | None:
+        """Consistent read of the live record, untracked."""
+        for _ in range(MAX_RACES):
+            item = self.get_item(codec.record_key(scope, key))
+            if item is None or not codec.is_live(item, now):
+                return None
+            record = self.record(scope, item)
+            if record is not None:
+                return record
+        raise BackendUnavailable(f"key {key!r} is being rewritten too often to read; retry")
 
-def _replayed_deletes(actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> bool:
-    """Whether a cancelled, resent transaction failed only because its guarded deletes were
-    already applied: every conditioned action is a `Delete` that found no item (it asks for the
-    item it failed on, `ALL_OLD`, so "no item" means "gone"), nothing else failed."""
-    conditioned = [
-        (kind if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else "", reason)
-        for action, reason in zip(actions, reasons, strict=False)
-        for kind, body in action.items()
-        if "ConditionExpression" in body
-    ]
-    if len(reasons) != len(actions) or not conditioned:
-        return False
-    failed = [reason for reason in reasons if reason.get("Code", "None") != "None"]
-    return len(failed) == len(conditioned) and all(
-        kind == "Delete" and reason.get("Code") == "ConditionalCheckFailed" and not reason.get("Item")
-        for kind, reason in conditioned
-    )
+    def assembled(self, scope: Scope, item: dict[str, Any], now: int) -> Record | None:
+        """The record of `item`; when its chunks are gone (overwritten meanwhile), the record read again."""
+        return self.record(scope, item) or self.read_record(scope, item["sk"]["S"], now)
+
+    def count_read(
+        self,
+        scope: Scope,
+        key: str,
+        reader: str,
+        *,
+        condition: str,
+        attributes: tuple[str, ...],
+        values: dict[str, Any],
+        returns: str,
+    ) -> dict[str, Any]:
+        """One UpdateItem counting a read of `key` by `reader`, if `condition` holds
+        (on the record's `attributes` and the given `values`)."""
+        return self.call(
+            "update_item",
+            TableName=self.name,
+            Key=codec.record_key(scope, key),
+            UpdateExpression="SET #ac = #ac + :one, #la = :reader",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names("ac", "la", *attributes),
+            ExpressionAttributeValues={":one": {"N": "1"}, ":reader": {"S": reader}, **values},
+            ReturnValues=returns,
+        )

@@ -1,28 +1,29 @@
-"""Writes of `DynamoDBStore`: set, increment, delete, restore, and the transactions they share.
+"""The guarded transactions every write of `DynamoDBStore` is made of.
 
 Every write is one TransactWriteItems of record actions, each conditioned
 on the version read (or on the record still being absent), plus one update
-of the namespace registry, so the registry stays exact whatever races.
-Chunks of a large value are written before the transaction that names
-them, and those of the replaced version deleted after it.
+of the namespace registry, so the registry stays exact whatever races: a
+failed condition raises `Raced`. Chunks of a large value are written before
+the transaction that names them, and those of the replaced version deleted
+after it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from agent_datastore.core.errors import BackendUnavailable, DataStoreError
-from agent_datastore.core.records import Record, Scope, Write, apply_write, check_version, increment_write
+from agent_datastore.core.errors import DataStoreError
+from agent_datastore.core.records import Record, Scope, Write
 from agent_datastore.stores.dynamodb import codec
-from agent_datastore.stores.dynamodb.table import MAX_RACES, Raced, Table, names
-from agent_datastore.stores.retry import backoff
+from agent_datastore.stores.dynamodb.table import MAX_TX_BYTES, MAX_TX_ITEMS, Table, names
 
 logger = logging.getLogger("agent_datastore.dynamodb")
 
 # (stored item or None, the record to write over it)
 Plan = list[tuple[dict[str, Any] | None, Record]]
+# Per-item overhead counted against the transaction size limit (keys, fields).
+ITEM_OVERHEAD = 4096
 
 
 def registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: int | None) -> dict[str, Any]:
@@ -158,80 +159,15 @@ def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int,
         _delete_chunks(db, scope, item)
 
 
-def _after_race(
-    db: Table, scope: Scope, key: str, race: Raced, attempt: int, attributes: list[str] | None
-) -> dict[str, Any] | None:
-    """The stored item after a lost race: the one the failed condition returned, else read again."""
-    backoff(attempt)
-    return db.get_item(codec.record_key(scope, key), attributes) if race.reread else race.item
-
-
-def _too_busy(key: str) -> BackendUnavailable:
-    return BackendUnavailable(f"key {key!r} is being written too often; retry shortly")
-
-
-def write_loop(
-    db: Table, scope: Scope, key: str, make: Callable[[Record | None], Record], now: int, full: bool
-) -> tuple[Record, bool]:
-    """Read, build the new record with `make(existing)`, write guarded; retry lost races.
-
-    `full`: the stored value is needed (increment), not only the record's fields.
-    """
-    old = db.get_item(codec.record_key(scope, key), None if full else codec.META_ATTRIBUTES)
-    for attempt in range(MAX_RACES):
-        existing = None
-        if old is not None and codec.is_live(old, now):
-            existing = db.record(scope, old) if full else codec.to_record(scope, old)
-            if existing is None:  # chunks replaced meanwhile
-                old = db.get_item(codec.record_key(scope, key))
-                continue
-        record = make(existing)
-        try:
-            write_records(db, scope, [(old, record)], record.updated_at)
-            return record, existing is None
-        except Raced as race:
-            old = _after_race(db, scope, key, race, attempt, None)
-    raise _too_busy(key)
-
-
-def put(db: Table, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
-    return write_loop(db, scope, key, lambda existing: apply_write(scope, key, existing, write, now), now, False)
-
-
-def increment(
-    db: Table, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int
-) -> Record:
-    def make(existing: Record | None) -> Record:
-        write = increment_write(key, existing, by, agent, expires_at)
-        return apply_write(scope, key, existing, write, now)
-
-    return write_loop(db, scope, key, make, now, True)[0]
-
-
-def delete(db: Table, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
-    old = db.get_item(codec.record_key(scope, key), codec.META_ATTRIBUTES)
-    for attempt in range(MAX_RACES):
-        existing = codec.to_record(scope, old) if old is not None and codec.is_live(old, now) else None
-        check_version(key, existing, if_version)
-        if old is None:
-            return False
-        try:
-            delete_items(db, scope, [old], now)
-        except Raced as race:
-            old = _after_race(db, scope, key, race, attempt, codec.META_ATTRIBUTES)
-            continue
-        return existing is not None
-    raise _too_busy(key)
-
-
-def restore(db: Table, record: Record) -> None:
-    """Write `record` exactly as given over whatever is stored."""
-    scope = Scope(record.user_id, record.namespace)
-    old = db.get_item(codec.record_key(scope, record.key), codec.META_ATTRIBUTES)
-    for attempt in range(MAX_RACES):
-        try:
-            write_records(db, scope, [(old, record)], record.updated_at)
-            return
-        except Raced as race:
-            old = _after_race(db, scope, record.key, race, attempt, codec.META_ATTRIBUTES)
-    raise _too_busy(record.key)
+def batches(items: list[tuple[str, Write]]) -> list[list[tuple[str, Write]]]:
+    """`items` in runs that each fit one transaction (with the registry update)."""
+    runs: list[list[tuple[str, Write]]] = [[]]
+    size = 0
+    for key, write in items:
+        cost = min(len(write.value_json.encode("utf-8")), codec.INLINE_MAX) + ITEM_OVERHEAD + 16 * 1024
+        if runs[-1] and (len(runs[-1]) >= MAX_TX_ITEMS or size + cost > MAX_TX_BYTES):
+            runs.append([])
+            size = 0
+        runs[-1].append((key, write))
+        size += cost
+    return runs

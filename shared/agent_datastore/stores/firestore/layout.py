@@ -1,4 +1,4 @@
-"""Firestore layout: document ids, the stored form of a value, round-trip counting.
+"""Firestore layout: document ids and the stored form of a value.
 
 Document paths (collection ids are fixed, the root collection is configurable):
 
@@ -6,6 +6,7 @@ Document paths (collection ids are fixed, the root collection is configurable):
     {root}/{user}/namespaces/{namespace}               per-user namespace registry entry
     {root}/{user}/namespaces/{namespace}/records/{key} one record
     {root}/{user}/namespaces/{namespace}/records/{key}/parts/p{i}   value parts, rarely used
+    {root}/{user}/namespaces/{namespace}/expiring/{key}             expiry marker of an expiring record
 
 Every id is a one-letter tag followed by the UTF-8 bytes of the name in an
 order-preserving base64 (alphabet in ASCII order, no padding): ids never
@@ -22,9 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 import zlib
-from collections import Counter
 from typing import Any
 
 _STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -108,78 +107,3 @@ def unpack_value(data: dict[str, Any], parts: list[bytes] | None = None) -> str:
     if parts is None:
         raise ValueError("a value stored in parts needs its parts")
     return zlib.decompress(b"".join(parts)).decode("utf-8")
-
-
-# -- round trips ------------------------------------------------------------
-
-# Every method of the GAPIC Firestore client that is one RPC (streams included).
-RPC_METHODS = frozenset(
-    {
-        "get_document",
-        "list_documents",
-        "update_document",
-        "delete_document",
-        "batch_get_documents",
-        "begin_transaction",
-        "commit",
-        "rollback",
-        "run_query",
-        "run_aggregation_query",
-        "partition_query",
-        "write",
-        "listen",
-        "list_collection_ids",
-        "batch_write",
-        "create_document",
-    }
-)
-
-
-class RpcCounter:
-    """Counts Firestore RPCs by method name (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, method: str) -> None:
-        with self._lock:
-            self.calls[method] += 1
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.calls.values())
-
-    def snapshot(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self.calls)
-
-
-class CountingApi:
-    """Wraps the SDK's GAPIC client so that every RPC it sends is counted."""
-
-    def __init__(self, api: Any, counter: RpcCounter) -> None:
-        self._api = api
-        self._counter = counter
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._api, name)
-        if name not in RPC_METHODS or not callable(attr):
-            return attr
-        counter = self._counter
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            counter.add(name)
-            return attr(*args, **kwargs)
-
-        return counted
-
-
-def install_counter(client: Any, counter: RpcCounter) -> None:
-    """Route `client`'s RPCs through `counter`. The Firestore SDK keeps its GAPIC
-    client in `_firestore_api_internal`, created on first use; tests assert the
-    counts, so a change of that private attribute shows up as failing tests."""
-    api = client._firestore_api
-    if not isinstance(api, CountingApi):
-        client._firestore_api_internal = CountingApi(api, counter)
