@@ -25,7 +25,7 @@ from agent_datastore.core.records import Record
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.base import Store
 from agent_datastore.stores.memory import MemoryStore
-from agent_datastore.stores.sqlite import SQLiteStore
+from agent_datastore.stores.sqlite.store import SQLiteStore
 
 ME = Identity("u1", "agent-a")
 
