@@ -31,7 +31,7 @@ class Api:
     @property
     def service(self) -> DataStoreService:
         if self._service is None:
-            # Threaded servers (functions-framework, the local server) may ask at once.
+            # Threaded servers (every HTTP edge) may ask at once.
             with self._lock:
                 if self._service is None:
                     if self._store is None:
