@@ -8,7 +8,7 @@ one, is sent as `Authorization`; through the sandbox proxy there is none.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -54,7 +54,14 @@ def _transport_error(exc: httpx.HTTPError, call: Call) -> errors.DataStoreError:
     return errors.OutcomeUnknown(f"no answer to {call.operation} (it may have been applied): {exc!r}")
 
 
-class HttpTransport:
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+
+
+class _HttpEndpoint(Generic[ClientT]):
+    """What both transports hold: the base URL, the retry policy and one pooled client."""
+
+    _client_class: type[ClientT]
+
     def __init__(
         self,
         url: str,
@@ -64,15 +71,19 @@ class HttpTransport:
         timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
-        client: httpx.Client | None = None,
+        client: ClientT | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._owns_client = client is None
-        self._client = client or httpx.Client(
+        self._client: ClientT = client or self._client_class(
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             headers=_headers(token, agent, headers),
         )
+
+
+class HttpTransport(_HttpEndpoint[httpx.Client]):
+    _client_class = httpx.Client
 
     def call(self, call: Call) -> dict[str, Any]:
         return run_with_retries(self.retry, call, lambda: self._once(call))
@@ -89,25 +100,8 @@ class HttpTransport:
             self._client.close()
 
 
-class AsyncHttpTransport:
-    def __init__(
-        self,
-        url: str,
-        token: str | None = None,
-        *,
-        agent: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        headers: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.retry = retry or RetryPolicy()
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-            headers=_headers(token, agent, headers),
-        )
+class AsyncHttpTransport(_HttpEndpoint[httpx.AsyncClient]):
+    _client_class = httpx.AsyncClient
 
     async def call(self, call: Call) -> dict[str, Any]:
         return await arun_with_retries(self.retry, call, lambda: self._once(call))
