@@ -23,10 +23,11 @@ from typing import Any
 from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
+from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
 from bench import roundtrips
 
-BACKENDS = ["memory", "sqlite", "dynamodb", "couchdb", "firestore"]
+BACKENDS = list(REGISTRY)
 
 
 def operations(call: Callable[..., Any]) -> dict[str, Callable[[int], Any]]:

@@ -26,11 +26,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent_datastore.core.jsonutil import dumps, utf8_len
-from agent_datastore.core.limits import MAX_VALUE_BYTES
+from agent_datastore.core.limits import MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MAX_VALUE_BYTES
 from agent_datastore.core.records import MAX_METADATA_BYTES, Record, now_ms, parse_ts
 
-MAX_KEY_BYTES = 1024
-MAX_NAMESPACE_BYTES = 256
 DYNAMO_TYPES = {"S", "N", "BOOL", "NULL", "M", "L", "SS", "NS", "BS", "B"}
 FIRESTORE_TYPES = {
     "stringValue",

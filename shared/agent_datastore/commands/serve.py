@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from agent_datastore.stores import BACKENDS
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -16,7 +18,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--backend", help="STORE_BACKEND: sqlite (default), memory, dynamodb, firestore, couchdb")
+    parser.add_argument("--backend", help=f"STORE_BACKEND: {', '.join(BACKENDS)} (default sqlite)")
     parser.add_argument("--auth", choices=["none", "token", "gateway"], help="DATASTORE_AUTH (default: none)")
     parser.set_defaults(func=run)
 
