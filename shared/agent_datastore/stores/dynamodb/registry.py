@@ -7,7 +7,7 @@ count, bytes and last write; writes update it in their own transaction.
 `entries`: never a table scan, whatever the number of keys.
 
 Records that DynamoDB's own TTL deletes first never reach that purge: the
-table's stream hands them to `forget_ttl_removal` (through `aws_ttl`),
+table's stream hands them to `forget_ttl_removal` (through `edges/aws/ttl.py`),
 which takes each out of its entry exactly once (docs/aws.md, "Expiry and
 the namespace registry").
 """
