@@ -6,15 +6,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock sdk/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: install serve test test-fast browser check format bench soak clean help
+.PHONY: install install-serve serve test test-fast browser check format bench soak clean help
 
 help:
-	@echo "make serve   install everything and run the local server on 127.0.0.1:8080 (SQLite)"
+	@echo "make serve   install what serving needs and run the local server on 127.0.0.1:8080 (SQLite)"
 	@echo "make test    install everything, start the test servers, run the whole test suite"
 	@echo "make check   ruff, mypy, cfn-lint"
 	@echo "make bench   benchmarks (writes bench/results.md)"
 
 # The venv is created when missing and refreshed when the pins change.
+# `make serve` installs only the package and the runtime dependencies of the backend it serves;
+# `make test`/`make check` add the dev tools (moto, mypy, playwright, cfn-lint, ...) on top.
+STORE_BACKEND ?= sqlite
+SERVE_EXTRA := $(if $(filter dynamodb,$(STORE_BACKEND)),[aws],$(if $(filter firestore,$(STORE_BACKEND)),[gcp],))
+SERVE_STAMP := $(VENV)/.serving-$(STORE_BACKEND)-$(shell cat pyproject.toml requirements.lock 2>/dev/null | sha1sum | cut -c1-12)
+
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
@@ -25,10 +31,18 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+$(SERVE_STAMP): pyproject.toml requirements.lock
+	@echo "make serve: installing agent-datastore and what serving $(STORE_BACKEND) needs into $(VENV)/ (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.$(SERVE_EXTRA)'
+	@touch $@
+
+install-serve: $(SERVE_STAMP)
+
 # `admin create` is idempotent: SQLite's file, or the table/database of STORE_BACKEND.
-serve: install
-	$(BIN)/agent-datastore admin create
-	$(BIN)/agent-datastore serve
+serve: install-serve
+	STORE_BACKEND=$(STORE_BACKEND) $(BIN)/agent-datastore admin create
+	STORE_BACKEND=$(STORE_BACKEND) $(BIN)/agent-datastore serve
 
 test: install browser
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
