@@ -240,7 +240,7 @@ def test_firestore_ttl_policy_and_index_exemptions_match_the_backend():
     }
     # The names the backend really writes.
     store = FirestoreStore(client=firestore.Client(project="p", credentials=AnonymousCredentials()))
-    records = store._records(Scope("u", "n"))
+    records = store.documents.records(Scope("u", "n"))
     value_fields = set(pack_value("1")[0]) | set(pack_value("[" + "1," * 5000 + "1]")[0])
     assert {(records.id, name) for name in [*value_fields, "metadata"]} <= exempt
     assert (records.document("k").collection("parts").id, "data") in exempt

@@ -85,10 +85,6 @@ class FirestoreStore(Store):
     def collection(self) -> str:
         return self.documents.collection
 
-    def _records(self, scope: Scope) -> Any:
-        """The scope's records collection (tests/gcp/test_infra.py reads its id)."""
-        return self.documents.records(scope)
-
     def close(self) -> None:
         self.firestore.close()
 
