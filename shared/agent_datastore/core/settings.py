@@ -13,6 +13,10 @@ from typing import Any
 AUTH_MODES = ("none", "token", "gateway")
 
 
+class ConfigurationError(ValueError):
+    """A setting (environment variable or flag) the process cannot run with; the CLI prints it as one line."""
+
+
 @dataclass(frozen=True)
 class Settings:
     store_backend: str = field(default="sqlite", metadata={"env": "STORE_BACKEND"})
@@ -55,11 +59,19 @@ class Settings:
             raw = env.get(item.metadata["env"])
             if raw is None or raw == "":
                 continue
-            values[item.name] = float(raw) if item.type == "float" else raw
+            if item.type == "float":
+                try:
+                    values[item.name] = float(raw)
+                except ValueError:
+                    raise ConfigurationError(
+                        f"{item.metadata['env']} must be a number of seconds, not {raw!r}"
+                    ) from None
+            else:
+                values[item.name] = raw
         settings = cls(**values)
         settings = replace(settings, **overrides)
         if settings.auth not in AUTH_MODES:
-            raise ValueError(f"DATASTORE_AUTH must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
+            raise ConfigurationError(f"DATASTORE_AUTH must be one of {', '.join(AUTH_MODES)}, not {settings.auth!r}")
         return settings
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from agent_datastore.core.settings import ConfigurationError
+
 if TYPE_CHECKING:
     from agent_datastore.core.settings import Settings
     from agent_datastore.stores.base import Store
@@ -22,7 +24,7 @@ BACKENDS: dict[str, str] = {
 def create_store(settings: Settings) -> Store:
     target = BACKENDS.get(settings.store_backend)
     if target is None:
-        raise ValueError(f"STORE_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.store_backend!r}")
+        raise ConfigurationError(f"STORE_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.store_backend!r}")
     module_name, factory = target.split(":")
     module = importlib.import_module(module_name)
     store: Store = getattr(module, factory)(settings)

@@ -82,6 +82,7 @@ class DynamoClient:
     def _create(self) -> Any:
         try:
             import boto3
+            import botocore.exceptions
             from botocore.config import Config
         except ImportError as exc:  # pragma: no cover - packaging error
             raise BackendUnavailable("boto3 is not installed: pip install 'agent-datastore[aws]'") from exc
@@ -97,7 +98,9 @@ class DynamoClient:
         )
         try:
             return boto3.session.Session().client("dynamodb", config=config)
-        except Exception as exc:  # NoRegionError, bad endpoint URL, ...
+        except botocore.exceptions.NoRegionError:
+            raise BackendUnavailable("DynamoDB needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+        except Exception as exc:  # a bad endpoint URL, ...
             raise BackendUnavailable(f"cannot create the DynamoDB client: {exc}") from exc
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
