@@ -150,14 +150,18 @@ def test_a_lost_answer_is_retried_only_when_idempotent() -> None:
         assert store.get("k") == 2
         assert upstream.count == 2
     with stub_upstream(Answer(200, {"value": 1, "version": 1}, delay=1.0)) as upstream:
-        with DataStore(upstream.url, timeout=0.3, retry=FAST) as store, pytest.raises(OutcomeUnknown):
+        with (
+            DataStore(upstream.url, timeout=0.3, retry=FAST) as store,
+            pytest.raises(OutcomeUnknown, match=upstream.url),
+        ):
             store.increment("n")
         assert upstream.count == 1
 
 
 def test_a_refused_connection_is_retried_and_reported() -> None:
     policy = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.05)
-    with DataStore(f"http://127.0.0.1:{free_port()}", retry=policy) as store, pytest.raises(ConnectionFailed):
+    url = f"http://127.0.0.1:{free_port()}"
+    with DataStore(url, retry=policy) as store, pytest.raises(ConnectionFailed, match=f"at {url}"):
         store.increment("n")  # nothing was sent, so even increment may be retried
 
 

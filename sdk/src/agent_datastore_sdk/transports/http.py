@@ -48,10 +48,10 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     raise errors.error_from_response(response.status_code, body, parse_retry_after(response.headers.get("retry-after")))
 
 
-def _transport_error(exc: httpx.HTTPError, call: Call) -> errors.DataStoreError:
+def _transport_error(exc: httpx.HTTPError, call: Call, url: str) -> errors.DataStoreError:
     if isinstance(exc, _NOT_SENT):
-        return errors.ConnectionFailed(f"could not reach the data store: {exc!r}")
-    return errors.OutcomeUnknown(f"no answer to {call.operation} (it may have been applied): {exc!r}")
+        return errors.ConnectionFailed(f"could not reach the data store at {url}: {exc!r}")
+    return errors.OutcomeUnknown(f"no answer from {url} to {call.operation} (it may have been applied): {exc!r}")
 
 
 ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
@@ -92,7 +92,7 @@ class HttpTransport(_HttpEndpoint[httpx.Client]):
         try:
             response = self._client.post(f"{self.url}/v1/{call.operation}", content=call.data)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, call) from exc
+            raise _transport_error(exc, call, self.url) from exc
         return _answer(response)
 
     def close(self) -> None:
@@ -110,7 +110,7 @@ class AsyncHttpTransport(_HttpEndpoint[httpx.AsyncClient]):
         try:
             response = await self._client.post(f"{self.url}/v1/{call.operation}", content=call.data)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, call) from exc
+            raise _transport_error(exc, call, self.url) from exc
         return _answer(response)
 
     async def aclose(self) -> None:
