@@ -13,19 +13,35 @@ from agent_datastore.edges.local import ui
 if TYPE_CHECKING:
     from agent_datastore.api.app import Api
 
-Page = Callable[["Api"], tuple[int, str, bytes]]
+Page = Callable[["Api", str], tuple[int, str, bytes]]
+
+# One runnable example per operation, in a namespace of its own so that trying `clear`
+# wipes nothing but the examples (tests/e2e/test_docs_page.py runs each against a live server).
+EXAMPLE_NAMESPACE = "docs-examples"
+EXAMPLES: dict[str, dict[str, object]] = {
+    "set": {"namespace": EXAMPLE_NAMESPACE, "key": "greeting", "value": {"text": "hello"}, "metadata": {"lang": "en"}},
+    "get": {"namespace": EXAMPLE_NAMESPACE, "key": "greeting", "include_record": True},
+    "delete": {"namespace": EXAMPLE_NAMESPACE, "key": "greeting"},
+    "list_keys": {"namespace": EXAMPLE_NAMESPACE, "prefix": "g", "limit": 10},
+    "list_namespaces": {"prefix": "docs"},
+    "clear": {"namespace": EXAMPLE_NAMESPACE},
+    "get_many": {"namespace": EXAMPLE_NAMESPACE, "keys": ["a", "b", "greeting"]},
+    "set_many": {"namespace": EXAMPLE_NAMESPACE, "items": {"a": 1, "b": [2, 3]}, "ttl_seconds": 3600},
+    "increment": {"namespace": EXAMPLE_NAMESPACE, "key": "counter", "by": 2},
+    "stats": {"namespace": EXAMPLE_NAMESPACE},
+}
 
 
-def healthz(api: Api) -> tuple[int, str, bytes]:
+def healthz(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
     body = {"status": "ok", "backend": api.settings.store_backend}
     return 200, "application/json", json.dumps(body).encode()
 
 
-def openapi_json(api: Api) -> tuple[int, str, bytes]:
+def openapi_json(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
     return 200, "application/json", json.dumps(openapi.build(), ensure_ascii=False).encode("utf-8")
 
 
-def docs(api: Api) -> tuple[int, str, bytes]:
+def docs(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
     spec = openapi.build()
     sections = []
     for path, item in spec["paths"].items():
@@ -38,11 +54,12 @@ def docs(api: Api) -> tuple[int, str, bytes]:
             f"<td>{html.escape(str(detail.get('description', detail.get('type', ''))))}</td></tr>"
             for member, detail in schema.get("properties", {}).items()
         )
-        example = {"namespace": "default", "key": "my-key"} if "key" in schema.get("properties", {}) else {}
+        example = EXAMPLES[path.rsplit("/", 1)[1]]
         sections.append(
             f"<section><h2><code>POST {html.escape(path)}</code></h2><p>{html.escape(operation['summary'])}</p>"
             f"<table><tr><th>member</th><th>meaning</th></tr>{rows}</table>"
-            f"<pre>curl -s localhost:8080{html.escape(path)} -d '{html.escape(json.dumps(example))}'</pre></section>"
+            f"<pre>curl -s {html.escape(base_url)}{html.escape(path)} -d '{html.escape(json.dumps(example))}'</pre>"
+            "</section>"
         )
     errors = "".join(
         f"<tr><td>{status}</td><td>{html.escape(detail['description'])}</td></tr>"
@@ -63,7 +80,21 @@ def docs(api: Api) -> tuple[int, str, bytes]:
     return 200, "text/html; charset=utf-8", page.encode("utf-8")
 
 
+def index(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
+    """`GET /`: where to go from here."""
+    body = {
+        "service": "agent-datastore",
+        "operations": "POST /v1/<operation>",
+        "docs": f"{base_url}/docs",
+        "ui": f"{base_url}/ui",
+        "openapi": f"{base_url}/openapi.json",
+        "health": f"{base_url}/healthz",
+    }
+    return 200, "application/json", json.dumps(body).encode()
+
+
 GET_ROUTES: dict[str, Page] = {
+    "/": index,
     "/healthz": healthz,
     "/openapi.json": openapi_json,
     "/docs": docs,

@@ -45,7 +45,8 @@ class RequestHandler(JsonRequestHandler):
         page = pages.GET_ROUTES.get(self._path())
         self.discard_body()
         if page is not None:
-            status, content_type, body = page(self.server.api)
+            host = self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}"
+            status, content_type, body = page(self.server.api, f"http://{host}")
             self.reply(status, body, {"content-type": content_type})
             return
         self._dispatch(b"")

@@ -41,5 +41,5 @@ def render(auth: str) -> bytes:
     return page.encode("utf-8")
 
 
-def page(api: Api) -> tuple[int, str, bytes]:
+def page(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
     return 200, "text/html; charset=utf-8", render(api.settings.auth)
