@@ -97,7 +97,7 @@ def test_version_conflict_over_http(http):
         ("GET", "/v1/get", None, 405, "method_not_allowed"),
         ("PUT", "/v1/set", b"{}", 405, "method_not_allowed"),
         ("DELETE", "/v1/delete", None, 405, "method_not_allowed"),
-        ("GET", "/", None, 404, "unknown_operation"),
+        ("GET", "/nowhere", None, 404, "unknown_operation"),  # GET / is the index page (test_docs_page.py)
     ],
 )
 def test_bad_requests_get_the_contract_error(http, method, path, body, status, code):

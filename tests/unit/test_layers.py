@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "agent_datastore"
 
 # Lower number = lower layer. A module may import its own layer and any lower one.
-LAYERS = {"core": 0, "stores": 1, "api": 2, "edges": 3, "admin": 3, "commands": 4, "cli": 4}
+LAYERS = {"core": 0, "stores": 1, "api": 2, "edges": 3, "admin": 3, "commands": 4, "cli": 4, "__main__": 5}
 
 
 def layer_of(module: str) -> str:
