@@ -33,7 +33,7 @@ from .model import Model, Refused
 
 FUZZ = os.environ.get("MODEL_FUZZ", "") == "1"
 SETTINGS = settings(
-    max_examples=int(os.environ.get("MODEL_EXAMPLES", "6")),
+    max_examples=int(os.environ.get("MODEL_EXAMPLES", "20")),
     stateful_step_count=int(os.environ.get("MODEL_STEPS", "30")),
     deadline=None,
     derandomize=not FUZZ,
