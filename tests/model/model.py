@@ -61,6 +61,11 @@ class Entry:
         # "does not exist for any operation, from the instant it expires"
         return self.expires_at is None or now < self.expires_at
 
+    @property
+    def size(self) -> int:
+        """Stored bytes as `stats` counts them: value + metadata as compact JSON."""
+        return len(utf8(compact(self.value))) + len(utf8(compact(self.metadata)))
+
     def record(self, user: str, namespace: str, key: str) -> dict[str, Any]:
         return {
             "userId": user,
@@ -272,7 +277,7 @@ class Model:
                 {
                     "namespace": name,
                     "keys": len(records),
-                    "bytes": sum(len(utf8(compact(e.value))) + len(utf8(compact(e.metadata))) for e in records.values()),
+                    "bytes": sum(entry.size for entry in records.values()),
                     "updatedAt": timestamp(newest if updated_from_live else self.last_write[name]),
                 }
             )

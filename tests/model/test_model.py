@@ -196,9 +196,7 @@ class DataStoreMachine(RuleBasedStateMachine):
     @rule(agent=AGENTS, namespace=NAMESPACES, keys=st.lists(KEYS, max_size=6), track_access=FLAGS)
     def get_many(self, agent: str, namespace: str, keys: list[str], track_access: bool | None) -> None:
         body = {"namespace": namespace, "keys": keys, "track_access": track_access}
-        self.check(
-            agent, "get_many", body, lambda: self.model.get_many(namespace, keys, agent, self.now, track_access)
-        )
+        self.check(agent, "get_many", body, lambda: self.model.get_many(namespace, keys, agent, self.now, track_access))
 
     @rule(
         agent=AGENTS,
