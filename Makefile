@@ -72,6 +72,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Many more generated cases than `make test`: the model test on every backend and schemathesis, fresh seeds.
+.PHONY: fuzz
+fuzz: install
+	MODEL_FUZZ=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-300} MODEL_STEPS=$${MODEL_STEPS:-50} \
+	OPENAPI_EXAMPLES=$${OPENAPI_EXAMPLES:-500} OPENAPI_SEED=random \
+	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m pytest -q -o timeout=0 tests/model tests/fuzz $(PYTEST_ARGS)
+
 bench: install
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m bench.run --out bench/results.md
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.servers import START_TIMEOUT
 from tests.support.server import ROOT, RunningServer, running_server
 
 MIB = 1024 * 1024
@@ -167,7 +168,7 @@ def admin_create(env: dict[str, str]) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=START_TIMEOUT,
     )
     assert result.returncode == 0, f"admin create failed:\n{result.stdout}\n{result.stderr}"
 

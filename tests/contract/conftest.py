@@ -59,16 +59,18 @@ def store(backend_store: Store) -> Store:
 
 
 class Clock:
-    """Server clock the tests can move forward; backends only see `now` from it."""
+    """The service's clock in tests: it starts at the real time and then stands still until a test
+    moves it with `advance`, so expiry depends on what a test does, never on how fast the machine
+    runs it (a TTL test cannot race a slow backend or a busy CPU). Backends only see `now` from it."""
 
     def __init__(self) -> None:
-        self.offset_ms = 0
+        self.now = now_ms()
 
     def __call__(self) -> int:
-        return now_ms() + self.offset_ms
+        return self.now
 
     def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
+        self.now += round(seconds * 1000)
 
 
 @pytest.fixture

@@ -72,7 +72,12 @@ def spawn(
     )
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+# On a machine whose cores are busy, starting Java or importing moto can take minutes; a wait ends as soon
+# as the server answers, so a long limit costs nothing when the machine is quiet.
+START_TIMEOUT = 300.0
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT) -> None:
     """Wait until `url` answers any HTTP status, or fail with the server's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -91,7 +96,7 @@ def launch(
     log: Path,
     exports: dict[str, str],
     ready_url: str,
-    timeout: float = 60.0,
+    timeout: float = START_TIMEOUT,
     *,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,

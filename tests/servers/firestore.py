@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import Started, Unavailable, free_port, launch
+from . import START_TIMEOUT, Started, Unavailable, free_port, launch
 
 NAME = "firestore"
 REQUIRED = False
@@ -58,6 +58,6 @@ def start(workdir: Path) -> Started:
         log,
         {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}", "GOOGLE_CLOUD_PROJECT": PROJECT},
         f"http://127.0.0.1:{port}/",
-        timeout=90,
+        timeout=START_TIMEOUT,
         cwd=workdir if workdir.is_dir() else None,
     )

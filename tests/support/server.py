@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import free_port, wait_http
+from tests.servers import START_TIMEOUT, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def running_cli(args: list[str], port: int, folder: Path, env: dict[str, str]) -
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     running = RunningServer(f"http://127.0.0.1:{port}", process, log)
     try:
-        wait_http(f"{running.url}/healthz", process, log, timeout=30)
+        wait_http(f"{running.url}/healthz", process, log, timeout=START_TIMEOUT)
         yield running
     finally:
         if process.poll() is None:
