@@ -32,6 +32,10 @@ from .tools import python312
 PACKAGE = ROOT / "shared" / "agent_datastore"
 
 
+# The first test installs the bundle's requirements from PyPI: longer than the suite's 300 s default allows under load.
+pytestmark = pytest.mark.timeout(900)
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     need_emulator()

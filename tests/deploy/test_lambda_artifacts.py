@@ -37,6 +37,10 @@ RUNNER = Path(__file__).with_name("lambda_runner.py")
 ARCH_FIELDS = "Globals.Function.Architectures, CoreLayer CompatibleArchitectures and BuildArchitecture"
 
 
+# The first test builds (sam build, boto3 from PyPI): longer than the suite's 300 s default allows under load.
+pytestmark = pytest.mark.timeout(900)
+
+
 def x86_64_template(path: Path) -> None:
     """template.yaml for x86_64 (JSON, the folders made absolute); nothing else changes."""
     doc = template()
