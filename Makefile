@@ -5,13 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock sdk/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+# Deployment tools, each in its own venv (their pins conflict with each other and with the dev venv).
+TOOLS := .venv-tools
+SAM_VENV := $(TOOLS)/sam
+CHECKOV_VENV := $(TOOLS)/checkov
+SAM := $(SAM_VENV)/bin/sam
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+SAM_STAMP := $(SAM_VENV)/.installed-$(shell sha1sum < infra/tools/sam.txt | cut -c1-12)
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum < infra/tools/checkov.txt | cut -c1-12)
+# The SAM CLI sends no telemetry and checks for no update.
+export SAM_CLI_TELEMETRY := 0
+export SAM_CLI_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install install-serve serve test test-fast browser check format bench soak clean help
+.PHONY: install install-serve serve test test-fast browser check iac-check sam-build sam-tools checkov-tools format bench soak clean help
 
 help:
 	@echo "make serve   install what serving needs and run the local server on 127.0.0.1:8080 (SQLite)"
 	@echo "make test    install everything, start the test servers, run the whole test suite"
-	@echo "make check   ruff, mypy, cfn-lint"
+	@echo "make check   ruff, mypy, cfn-lint, checkov, sam validate --lint, sam build (arm64)"
 	@echo "make bench   benchmarks (writes bench/results.md)"
 
 # The venv is created when missing and refreshed when the pins change.
@@ -44,7 +55,7 @@ serve: install-serve
 	STORE_BACKEND=$(STORE_BACKEND) $(BIN)/agent-datastore admin create
 	STORE_BACKEND=$(STORE_BACKEND) $(BIN)/agent-datastore serve
 
-test: install browser
+test: install browser sam-tools
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The viewer test drives Debian's chromium (playwright never downloads a browser).
@@ -64,9 +75,40 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --strict sdk/src/agent_datastore_sdk
-	$(BIN)/cfn-lint template.yaml
 	@if command -v terraform >/dev/null 2>&1; then env -u TF_CLI_CONFIG_FILE terraform fmt -check -recursive infra/gcp; \
 	else echo "terraform not installed: skipping terraform fmt -check"; fi
+	@$(MAKE) --no-print-directory iac-check sam-build
+
+$(SAM_STAMP): infra/tools/sam.txt
+	@rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/tools/sam.txt
+	@touch $@
+
+$(CHECKOV_STAMP): infra/tools/checkov.txt
+	@rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/tools/checkov.txt
+	@touch $@
+
+sam-tools: $(SAM_STAMP)
+checkov-tools: $(CHECKOV_STAMP)
+
+# The templates: cfn-lint, SAM's own validation and lint, and checkov (CloudFormation and
+# Terraform) with the findings accepted on purpose in .ci/checkov-baseline.json (each with its reason).
+iac-check: install sam-tools checkov-tools
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml --baseline .ci/checkov-baseline.json
+	$(CHECKOV) --quiet --compact --skip-download --framework terraform -d infra/gcp --baseline .ci/checkov-baseline.json
+	@echo "checkov: no finding beyond .ci/checkov-baseline.json"
+
+# The deployable build, as `sam deploy` takes it (.aws-sam/build, arm64), checked against the
+# sources. SAM's python3.12 workflow needs a python3.12 on PATH: infra/tools/python312.sh finds one.
+sam-build: install sam-tools
+	@python312=$$(infra/tools/python312.sh) && echo "sam build with $$python312" && \
+		PATH="$$(dirname "$$python312"):$$PATH" $(SAM) build
+	$(BIN)/python infra/tools/check_build.py .aws-sam/build arm64
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -59,11 +59,27 @@ data "archive_file" "source" {
   output_path = "${path.module}/build/source.zip"
 }
 
+# The functions' source archives: never public, versioned (a deploy replaces the archive, and
+# the one replaced stays recoverable for source_versions_days days, then is deleted).
 resource "google_storage_bucket" "source" {
   name                        = "${var.project_id}-${var.name}-source"
   location                    = var.region
   uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
   force_destroy               = true
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.source_versions_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
 }
 
 resource "google_storage_bucket_object" "source" {

@@ -80,3 +80,9 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "source_versions_days" {
+  description = "Days a replaced source archive stays in the (versioned) source bucket before it is deleted."
+  type        = number
+  default     = 30
+}
