@@ -29,11 +29,12 @@ from agent_datastore.api.service import OPERATIONS
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.auth import mint_token
-from agent_datastore.edges.http import error_response
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, error_response
 from agent_datastore.edges.local.httpbase import JsonRequestHandler
 
 logger = logging.getLogger("agent_datastore.edges.local.proxy")
 
+HEALTH = "/healthz"
 # Headers of the upstream answer passed back to the sandbox; everything else is dropped.
 PASSED_BACK = ("content-type", "retry-after", "x-request-id")
 
@@ -167,14 +168,20 @@ class ProxyHandler(JsonRequestHandler):
         super().setup()
 
     def _operation(self) -> str | None:
-        path = self.path.split("?", 1)[0]
+        path = self.request_path()
         prefix = "/v1/"
         if path.startswith(prefix) and path[len(prefix) :] in OPERATIONS:
             return path[len(prefix) :]
         return None
 
+    def allowed(self) -> str:
+        return PAGE_METHODS if self.request_path() == HEALTH else OPERATION_METHODS
+
     def do_POST(self) -> None:
         operation = self._operation()
+        if self.request_path() == HEALTH:
+            self._refuse()
+            return
         if operation is None:
             self.discard_body()
             self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
@@ -184,7 +191,7 @@ class ProxyHandler(JsonRequestHandler):
             self.reply(*self.server.forward(operation, body))
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/healthz":
+        if self.request_path() == HEALTH:
             self.discard_body()
             self.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
             return
@@ -195,7 +202,9 @@ class ProxyHandler(JsonRequestHandler):
 
     def _refuse(self) -> None:
         self.discard_body()
-        if self._operation() is not None:
+        if self.request_path() == HEALTH:
+            self.fail(self.method_not_allowed())
+        elif self._operation() is not None:
             self.fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
         else:
             self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))

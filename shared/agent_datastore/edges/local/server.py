@@ -17,7 +17,8 @@ from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import SecretSource
-from agent_datastore.edges.http import HttpRequest
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, HttpRequest
+from agent_datastore.edges.local import pages
 from agent_datastore.edges.local.httpbase import JsonRequestHandler, serve_until_signalled
 
 
@@ -37,12 +38,16 @@ class RequestHandler(JsonRequestHandler):
     max_body = MAX_BODY_BYTES
 
     def _path(self) -> str:
-        return self.path.split("?", 1)[0]
+        return self.request_path()
+
+    def _page(self) -> pages.Page | None:
+        return pages.GET_ROUTES.get(self._path())
+
+    def allowed(self) -> str:
+        return PAGE_METHODS if self._page() is not None else OPERATION_METHODS
 
     def do_GET(self) -> None:
-        from agent_datastore.edges.local import pages
-
-        page = pages.GET_ROUTES.get(self._path())
+        page = self._page()
         self.discard_body()
         if page is not None:
             status, content_type, body = page(self.server.api)
@@ -54,12 +59,18 @@ class RequestHandler(JsonRequestHandler):
         self.do_GET()
 
     def do_POST(self) -> None:
+        if self._page() is not None:
+            self.do_PUT()
+            return
         body = self.read_body()
         if body is not None:
             self._dispatch(body)
 
     def do_PUT(self) -> None:
         self.discard_body()
+        if self._page() is not None:  # the pages are read-only
+            self.fail(self.method_not_allowed())
+            return
         self._dispatch(b"")
 
     do_DELETE = do_PUT
