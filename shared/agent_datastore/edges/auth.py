@@ -11,6 +11,7 @@ kept outside the environment come from an injected `SecretSource`.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -128,7 +129,22 @@ def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
         raise Unauthorized("token has expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("token is not valid") from None
+    check_times(claims)
     return _identity_from_claims(claims)
+
+
+TIME_CLAIMS = ("exp", "iat", "nbf")
+
+
+def check_times(claims: Mapping[str, Any]) -> None:
+    """`exp`, `iat` and `nbf`, where present, are JSON numbers (RFC 7519 NumericDate). PyJWT reads
+    them with `int()`, which also takes `"4102444800"` and `true`: such a token is refused here."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise Unauthorized(f"token has a malformed {name}: it must be a number")
 
 
 def _identity_from_claims(claims: Mapping[str, Any]) -> Identity:
