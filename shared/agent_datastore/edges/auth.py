@@ -14,13 +14,14 @@ import json
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import jwt
 
-from agent_datastore.core.errors import Unauthorized
+from agent_datastore.core.errors import BackendUnavailable, Unauthorized
 from agent_datastore.core.identity import Identity
-from agent_datastore.core.settings import Settings
+from agent_datastore.core.settings import Settings, derive_cursor_secret
 from agent_datastore.edges.http import AuthorizerAnswer, AuthorizerDenial, GatewayClaims, Verified
 
 DEFAULT_KID = "k1"
@@ -92,6 +93,21 @@ def signing_secret(settings: Settings, kid: str | None = None, remote: SecretSou
     if kid not in secrets:
         raise ValueError(f"no token secret with kid {kid!r} (known: {', '.join(secrets)})")
     return kid, secrets[kid]
+
+
+def with_remote_cursor_secret(settings: Settings, remote: SecretSource | None) -> Settings:
+    """`settings` whose cursor secret is derived from the token secret kept in AWS (ARN or
+    parameter), when neither a cursor secret nor a token secret is in the environment: every
+    instance reading that secret keys cursors alike."""
+    if settings.cursor_secret or settings.token_secret or remote is None:
+        return settings
+    if not (settings.token_secret_arn or settings.token_secret_parameter):
+        return settings
+    try:
+        _, secret = signing_secret(settings, remote=remote)
+    except ValueError as exc:
+        raise BackendUnavailable("the token secret is empty") from exc
+    return replace(settings, cursor_secret=derive_cursor_secret(secret))
 
 
 def mint_token(
