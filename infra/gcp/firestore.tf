@@ -1,5 +1,5 @@
 resource "google_project_service" "apis" {
-  for_each           = toset(["firestore.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com", "apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com"])
+  for_each           = toset(["firestore.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com", "apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com", "secretmanager.googleapis.com"])
   service            = each.value
   disable_on_destroy = false
 }

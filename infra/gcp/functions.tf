@@ -38,6 +38,8 @@ locals {
       for op in local.operations : op => entry == "api" ? op : "${entry}/${op}"
     }
   }
+  # The functions that read the list_keys cursor secret (cursor.tf): list_keys of each entry point.
+  cursor_readers = { for key, spec in local.functions : key => spec if spec.operation == "list_keys" }
   # Function and account ids allow no underscores.
   functions = merge([
     for entry, spec in local.entry_points : {
@@ -149,6 +151,15 @@ resource "google_cloudfunctions2_function" "operation" {
       LOG_LEVEL                = "INFO"
     }
     dynamic "secret_environment_variables" {
+      for_each = each.value.operation == "list_keys" ? [google_secret_manager_secret.cursor_secret.secret_id] : []
+      content {
+        key        = "DATASTORE_CURSOR_SECRET"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = google_secret_manager_secret_version.cursor_secret.version
+      }
+    }
+    dynamic "secret_environment_variables" {
       for_each = var.token_secret_id == "" ? [] : [var.token_secret_id]
       content {
         key        = "DATASTORE_TOKEN_SECRET"
@@ -159,7 +170,11 @@ resource "google_cloudfunctions2_function" "operation" {
     }
   }
 
-  depends_on = [google_project_iam_member.datastore_user, google_secret_manager_secret_iam_member.token_secret]
+  depends_on = [
+    google_project_iam_member.datastore_user,
+    google_secret_manager_secret_iam_member.token_secret,
+    google_secret_manager_secret_iam_member.cursor_secret,
+  ]
 }
 
 # The functions are private: only their entry point's gateway and, for the api's,

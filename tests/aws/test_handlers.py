@@ -53,6 +53,9 @@ def apps(table, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     monkeypatch.delenv("DATASTORE_TOKEN_SECRET", raising=False)
     monkeypatch.delenv("DATASTORE_TOKEN_SECRET_ARN", raising=False)
+    # The stack gives list_keys a cursor secret (test_cursor_secret.py); without one it cannot page.
+    monkeypatch.setenv("DATASTORE_CURSOR_SECRET", "handler-tests-cursor-secret-0123456789abcdef")
+    monkeypatch.delenv("DATASTORE_CURSOR_SECRET_ARN", raising=False)
     return {operation: load_app(operation) for operation in ORDER}
 
 

@@ -13,6 +13,29 @@ from agent_datastore.core import errors
 
 REF = "#/components/schemas/{model}"
 
+AGENT_HEADER = {
+    "name": "X-Agent-Name",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The calling agent (default `api`).",
+}
+USER_HEADER = {
+    "name": "X-User-Id",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The user to act as (default `local`). Honoured only because authentication is off.",
+}
+# The identity headers each DATASTORE_AUTH mode reads (API.md section 5): with auth off no
+# credential is asked for; a capability token names its own agent; behind a gateway, the agent
+# of a platform JWT is X-Agent-Name.
+IDENTITY_HEADERS: dict[str, list[dict[str, Any]]] = {
+    "none": [USER_HEADER, AGENT_HEADER],
+    "token": [],
+    "gateway": [AGENT_HEADER],
+}
+
 
 def _statuses() -> dict[int, list[str]]:
     by_status: dict[int, list[str]] = {}
@@ -21,7 +44,8 @@ def _statuses() -> dict[int, list[str]]:
     return dict(sorted(by_status.items()))
 
 
-def build() -> dict[str, Any]:
+def build(auth: str = "gateway") -> dict[str, Any]:
+    """The document of a server running with DATASTORE_AUTH=`auth`: its security and identity headers."""
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -52,10 +76,12 @@ def build() -> dict[str, Any]:
                 "description": ", ".join(sorted(codes)),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
+        parameters = IDENTITY_HEADERS[auth]
         paths[f"/v1/{operation.name}"] = {
             "post": {
                 "operationId": operation.name,
                 "summary": operation.summary,
+                **({"parameters": parameters} if parameters else {}),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": request}}},
@@ -63,6 +89,11 @@ def build() -> dict[str, Any]:
                 "responses": responses,
             }
         }
+    security: dict[str, Any] = {}
+    components: dict[str, Any] = {"schemas": schemas}
+    if auth != "none":
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        security["security"] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -71,11 +102,8 @@ def build() -> dict[str, Any]:
             "description": "Persistent key-value storage for AI agents. Every operation is POST /v1/<operation>.",
         },
         "servers": [{"url": "/"}],
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-        "security": [{"bearer": []}],
+        "components": components,
+        **security,
         "paths": paths,
     }
 

@@ -5,12 +5,21 @@ Precedence everywhere: explicit argument > environment variable > default.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
+import logging
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from agent_datastore.core.errors import BackendUnavailable
+
 AUTH_MODES = ("none", "token", "gateway")
+
+logger = logging.getLogger("agent_datastore.settings")
 
 
 class ConfigurationError(ValueError):
@@ -38,7 +47,14 @@ class Settings:
     jwt_issuer: str = field(default="", metadata={"env": "DATASTORE_JWT_ISSUER"})
     jwt_audience: str = field(default="", metadata={"env": "DATASTORE_JWT_AUDIENCE"})
     jwks_url: str = field(default="", metadata={"env": "DATASTORE_JWKS_URL"})
+    # The key of `list_keys` cursors (API.md section 4: a forged cursor is invalid_cursor); see
+    # `cursor_key` for what stands in when it is not set.
     cursor_secret: str = field(default="", metadata={"env": "DATASTORE_CURSOR_SECRET"})
+    # On AWS: the cursor secret in Secrets Manager (template.yaml makes it), read by the Lambda edge.
+    cursor_secret_arn: str = field(default="", metadata={"env": "DATASTORE_CURSOR_SECRET_ARN"})
+    # Set by the cloud function edges, where many instances answer one deployment: there a key of
+    # this process alone would refuse the cursors of the others, so without a secret paging is refused.
+    shared_cursor_key: bool = field(default=False, metadata={"env": None})
     # Seconds one request may spend on `clear` before answering done: false.
     request_budget_seconds: float = field(default=20.0, metadata={"env": "DATASTORE_REQUEST_BUDGET"})
     dynamodb_table: str = field(default="agent_data_store", metadata={"env": "DYNAMODB_TABLE"})
@@ -56,6 +72,8 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for item in fields(cls):
+            if item.metadata["env"] is None:
+                continue
             raw = env.get(item.metadata["env"])
             if raw is None or raw == "":
                 continue
@@ -76,8 +94,43 @@ class Settings:
 
     @property
     def cursor_key(self) -> bytes:
-        # Cursors only position a listing inside the caller's own namespace, so
-        # the MAC guards against edits and cross-scope reuse; a deployment
-        # should still set its own secret.
-        secret = self.cursor_secret or self.token_secret or "agent-datastore-cursor-v1"
-        return secret.encode("utf-8")
+        """The MAC key of `list_keys` cursors: DATASTORE_CURSOR_SECRET; else one derived from the
+        token secret; else, where one process answers (the local server keeps its key in a file,
+        see `edges.local.server`; tests; the SDK's in-process transport), a random key of this
+        process. A cloud function (`shared_cursor_key`) without any secret refuses to page: a
+        per-process key would break cursors between instances, and a constant would let anyone
+        mint them."""
+        if self.cursor_secret:
+            return self.cursor_secret.encode("utf-8")
+        if self.token_secret:
+            return derive_cursor_secret(self.token_secret).encode("ascii")
+        if self.shared_cursor_key:
+            _no_cursor_key()
+        return _process_cursor_key()
+
+
+def derive_cursor_secret(token_secret: str) -> str:
+    """A cursor secret from the token secret: a key of its own (HMAC with a fixed label), so that
+    a cursor's MAC is never a MAC under the key that signs capability tokens."""
+    return hmac.new(token_secret.encode("utf-8"), b"agent-datastore list_keys cursors", hashlib.sha256).hexdigest()
+
+
+@functools.cache
+def _process_cursor_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _no_cursor_key() -> None:
+    _log_no_cursor_key()
+    raise BackendUnavailable(
+        "list_keys cannot page here: no cursor secret is configured (DATASTORE_CURSOR_SECRET, "
+        "DATASTORE_CURSOR_SECRET_ARN or a token secret); the deployment must provide one"
+    )
+
+
+@functools.cache
+def _log_no_cursor_key() -> None:
+    logger.error(
+        "NO CURSOR SECRET: list_keys refuses every request that needs a cursor. Set DATASTORE_CURSOR_SECRET "
+        "(or DATASTORE_CURSOR_SECRET_ARN on AWS, or a token secret); template.yaml and infra/gcp make one."
+    )

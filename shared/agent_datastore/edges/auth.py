@@ -11,15 +11,17 @@ kept outside the environment come from an injected `SecretSource`.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import jwt
 
-from agent_datastore.core.errors import Unauthorized
+from agent_datastore.core.errors import BackendUnavailable, Unauthorized
 from agent_datastore.core.identity import Identity
-from agent_datastore.core.settings import Settings
+from agent_datastore.core.settings import Settings, derive_cursor_secret
 from agent_datastore.edges.http import AuthorizerAnswer, AuthorizerDenial, GatewayClaims, Verified
 
 DEFAULT_KID = "k1"
@@ -93,6 +95,21 @@ def signing_secret(settings: Settings, kid: str | None = None, remote: SecretSou
     return kid, secrets[kid]
 
 
+def with_remote_cursor_secret(settings: Settings, remote: SecretSource | None) -> Settings:
+    """`settings` whose cursor secret is derived from the token secret kept in AWS (ARN or
+    parameter), when neither a cursor secret nor a token secret is in the environment: every
+    instance reading that secret keys cursors alike."""
+    if settings.cursor_secret or settings.token_secret or remote is None:
+        return settings
+    if not (settings.token_secret_arn or settings.token_secret_parameter):
+        return settings
+    try:
+        _, secret = signing_secret(settings, remote=remote)
+    except ValueError as exc:
+        raise BackendUnavailable("the token secret is empty") from exc
+    return replace(settings, cursor_secret=derive_cursor_secret(secret))
+
+
 def mint_token(
     secret: str,
     *,
@@ -128,7 +145,22 @@ def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
         raise Unauthorized("token has expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("token is not valid") from None
+    check_times(claims)
     return _identity_from_claims(claims)
+
+
+TIME_CLAIMS = ("exp", "iat", "nbf")
+
+
+def check_times(claims: Mapping[str, Any]) -> None:
+    """`exp`, `iat` and `nbf`, where present, are JSON numbers (RFC 7519 NumericDate). PyJWT reads
+    them with `int()`, which also takes `"4102444800"` and `true`: such a token is refused here."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise Unauthorized(f"token has a malformed {name}: it must be a number")
 
 
 def _identity_from_claims(claims: Mapping[str, Any]) -> Identity:

@@ -28,12 +28,14 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import jwt
 
 from agent_datastore.api.app import Api
 from agent_datastore.core import errors, jsonutil
+from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import bearer
 from agent_datastore.edges.http import JSON_CONTENT_TYPE, GatewayClaims, HttpRequest, error_response
@@ -95,12 +97,24 @@ def http_request(method: str, path: str, headers: Mapping[str, str], body: bytes
     return HttpRequest(method.upper(), path, headers, body, verified)
 
 
+class FunctionsApi(Api):
+    """`Api` of a Cloud Function: many instances answer one deployment, so `list_keys` cursors
+    need the secret infra/gcp hands the list_keys functions (DATASTORE_CURSOR_SECRET) or one
+    derived from the token secret (`Settings.shared_cursor_key`)."""
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = replace(Settings.from_env(), shared_cursor_key=True)
+        return self._settings
+
+
 def gcp_handler(operation: str | None, api: Api | None = None) -> Callable[[Any], tuple[str, int, dict[str, str]]]:
     """A functions-framework HTTP target for one operation (None: route by path, for local use).
 
     A plain function: functions-framework takes nothing else as a target.
     """
-    shared = api or Api()
+    shared = api or FunctionsApi()
 
     def handle(request: Any) -> tuple[str, int, dict[str, str]]:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}

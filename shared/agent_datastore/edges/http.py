@@ -16,6 +16,9 @@ from typing import Any
 from agent_datastore.core import errors, jsonutil
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# What a 405 names in `Allow` (RFC 9110 section 15.5.6): the operations, and the local read-only pages.
+OPERATION_METHODS = "POST"
+PAGE_METHODS = "GET, HEAD"
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class Response:
         return headers
 
 
-def error_response(exc: errors.DataStoreError, request_id: str) -> Response:
+def error_response(exc: errors.DataStoreError, request_id: str, *, allow: str = OPERATION_METHODS) -> Response:
+    """The contract's error answer; a 405 names the methods `allow` of the resource asked for."""
     headers = {}
     if isinstance(exc, (errors.Throttled, errors.BackendUnavailable)):
         headers["retry-after"] = str(exc.retry_after)
+    if isinstance(exc, errors.MethodNotAllowed):
+        headers["allow"] = allow
     return Response(exc.status, exc.body(request_id), headers, exc.code)

@@ -99,6 +99,7 @@ def verify_platform_jwt(token: str, settings: Settings, clients: JwksClients = J
         raise Unauthorized("token has expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("token is not valid") from None
+    auth.check_times(claims)
     audience = claims.get("aud", claims.get("client_id"))
     named = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
     if not accepted.intersection(entry for entry in named if isinstance(entry, str)):

@@ -51,7 +51,13 @@ def deadline_from_context(context: Any) -> float | None:
 
 
 def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
-    return {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    """The event's headers with lower-case names. API Gateway sends an object of strings; in any
+    other shape (a hand-made or corrupted event) there are none, and a value that is not text is
+    left out, so a request without a readable credential is denied rather than crashing."""
+    headers = event.get("headers")
+    if not isinstance(headers, Mapping):
+        return {}
+    return {name.lower(): value for name, value in headers.items() if isinstance(name, str) and isinstance(value, str)}
 
 
 @dataclass(frozen=True)

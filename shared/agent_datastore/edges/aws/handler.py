@@ -21,14 +21,14 @@ the SDK's in-process transport and the tests call it as it is.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from agent_datastore.api.app import Api
-from agent_datastore.core import errors
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
-from agent_datastore.edges.auth import SecretSource, signing_secret
+from agent_datastore.edges.auth import SecretSource, with_remote_cursor_secret
 from agent_datastore.edges.aws.events import (
     Invocation,
     deadline_from_context,
@@ -45,30 +45,32 @@ METRICS_NAMESPACE = "AgentDataStore"
 
 
 class AwsApi(Api):
-    """`Api` whose capability-token secret may live in Secrets Manager or SSM.
+    """`Api` of a Lambda function: many instances answer one deployment (`shared_cursor_key`).
 
-    That secret also keys the `list_keys` cursors here (unless DATASTORE_CURSOR_SECRET
-    is set), so cursors stay valid across function instances. Fetched on the first
+    The `list_keys` cursor secret comes from Secrets Manager (DATASTORE_CURSOR_SECRET_ARN, made
+    by template.yaml) unless DATASTORE_CURSOR_SECRET is set; without either, it is derived from
+    the token secret (in the environment, or in Secrets Manager or SSM). Fetched on the first
     request that needs settings, never at import.
     """
 
     def __init__(
-        self, settings: Settings | None = None, store: Store | None = None, remote: SecretSource = SECRET_CACHE
+        self,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        remote: SecretSource = SECRET_CACHE,
+        named_secret: Callable[[str], str] = SECRET_CACHE.named,
     ) -> None:
         super().__init__(settings, store)
         self.remote = remote
+        self.named_secret = named_secret
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            settings = Settings.from_env()
-            if (settings.token_secret_arn or settings.token_secret_parameter) and not settings.cursor_secret:
-                try:
-                    _, secret = signing_secret(settings, remote=self.remote)
-                except ValueError as exc:
-                    raise errors.BackendUnavailable("the token secret is empty") from exc
-                settings = replace(settings, cursor_secret=secret)
-            self._settings = settings
+            settings = replace(Settings.from_env(), shared_cursor_key=True)
+            if not settings.cursor_secret and settings.cursor_secret_arn:
+                settings = replace(settings, cursor_secret=self.named_secret(settings.cursor_secret_arn))
+            self._settings = with_remote_cursor_secret(settings, self.remote)
         return self._settings
 
 

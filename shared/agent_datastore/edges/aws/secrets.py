@@ -1,5 +1,6 @@
-"""Token secrets kept in AWS: Secrets Manager (`DATASTORE_TOKEN_SECRET_ARN`) or SSM
-Parameter Store (`DATASTORE_TOKEN_SECRET_PARAMETER`, SecureString).
+"""Secrets kept in AWS: the token secret in Secrets Manager (`DATASTORE_TOKEN_SECRET_ARN`) or SSM
+Parameter Store (`DATASTORE_TOKEN_SECRET_PARAMETER`, SecureString), and the cursor secret the
+stack makes in Secrets Manager (`DATASTORE_CURSOR_SECRET_ARN`).
 
 `SECRET_CACHE` is the `auth.SecretSource` the Lambda functions, the authorizer and
 the CLI inject; boto3 is imported on the first fetch only.
@@ -23,11 +24,31 @@ class SecretCache:
     """Secrets fetched from AWS, kept for `ttl` seconds; an unknown `kid` refetches early
     (at most every `min_refresh` seconds) so a rotation is picked up at once."""
 
-    def __init__(self, ttl: float = 300.0, min_refresh: float = 30.0, fetch: Callable[[Settings], str] | None = None):
+    def __init__(
+        self,
+        ttl: float = 300.0,
+        min_refresh: float = 30.0,
+        fetch: Callable[[Settings], str] | None = None,
+        fetch_named: Callable[[str], str] | None = None,
+    ):
         self.ttl, self.min_refresh = ttl, min_refresh
         self.fetch = fetch or fetch_remote_secret
+        self.fetch_named = fetch_named or fetch_named_secret
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+        self._named: dict[str, tuple[float, str]] = {}
+
+    def named(self, arn: str) -> str:
+        """The text of the Secrets Manager secret `arn` (the cursor secret), kept for `ttl` seconds."""
+        with self._lock:
+            cached = self._named.get(arn)
+            if cached is not None and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+            text = self.fetch_named(arn).strip()
+            if not text:
+                raise BackendUnavailable(f"the secret {arn} is empty")
+            self._named[arn] = (time.monotonic(), text)
+            return text
 
     def get(self, settings: Settings, *, refresh: bool = False) -> dict[str, str]:
         source = (settings.token_secret_arn, settings.token_secret_parameter)
@@ -48,6 +69,7 @@ class SecretCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._named.clear()
 
 
 def fetch_remote_secret(settings: Settings) -> str:
@@ -65,6 +87,18 @@ def fetch_remote_secret(settings: Settings) -> str:
     except (BotoCoreError, ClientError) as exc:
         logger.warning("could not fetch the token secret: %s", exc)
         raise BackendUnavailable("the token secret could not be fetched; try again shortly") from None
+
+
+def fetch_named_secret(arn: str) -> str:
+    """The text of one Secrets Manager secret (endpoint: `AWS_ENDPOINT_URL_SECRETS_MANAGER`)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("could not fetch the secret %s: %s", arn, exc)
+        raise BackendUnavailable("a secret could not be fetched; try again shortly") from None
 
 
 SECRET_CACHE = SecretCache()

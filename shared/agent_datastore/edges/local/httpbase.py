@@ -14,7 +14,7 @@ from typing import Any
 
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
-from agent_datastore.edges.http import error_response
+from agent_datastore.edges.http import OPERATION_METHODS, error_response
 
 logger = logging.getLogger("agent_datastore.http")
 
@@ -44,17 +44,29 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def allowed(self) -> str:
+        """The methods the requested path takes (a 405's `Allow`)."""
+        return OPERATION_METHODS
+
+    def request_path(self) -> str:
+        return str(getattr(self, "path", "")).split("?", 1)[0]
+
+    def method_not_allowed(self) -> errors.MethodNotAllowed:
+        if self.allowed() == OPERATION_METHODS:
+            return errors.MethodNotAllowed(f"{self.command} is not allowed; use POST /v1/<operation>")
+        return errors.MethodNotAllowed(f"{self.command} is not allowed on {self.request_path()}; use GET or HEAD")
+
     def fail(self, exc: errors.DataStoreError, *, close: bool = False) -> None:
         if close:
             self.close_connection = True
-        response = error_response(exc, str(uuid.uuid4()))
+        response = error_response(exc, str(uuid.uuid4()), allow=self.allowed())
         self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers())
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors found by http.server itself, in the contract's error shape."""
         error: errors.DataStoreError
         if code == 501:  # a method http.server has no handler for
-            error = errors.MethodNotAllowed(f"{self.command} is not allowed; use POST /v1/<operation>")
+            error = self.method_not_allowed()
         elif code in (413, 414, 431):
             error = errors.PayloadTooLarge(message or "request too large")
         else:

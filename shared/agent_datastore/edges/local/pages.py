@@ -38,11 +38,11 @@ def healthz(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
 
 
 def openapi_json(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
-    return 200, "application/json", json.dumps(openapi.build(), ensure_ascii=False).encode("utf-8")
+    return 200, "application/json", json.dumps(openapi.build(api.settings.auth), ensure_ascii=False).encode("utf-8")
 
 
 def docs(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
-    spec = openapi.build()
+    spec = openapi.build(api.settings.auth)
     sections = []
     for path, item in spec["paths"].items():
         operation = item["post"]

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -29,11 +29,12 @@ from agent_datastore.api.service import OPERATIONS
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.auth import mint_token
-from agent_datastore.edges.http import error_response
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, error_response
 from agent_datastore.edges.local.httpbase import JsonRequestHandler
 
 logger = logging.getLogger("agent_datastore.edges.local.proxy")
 
+HEALTH = "/healthz"
 # Headers of the upstream answer passed back to the sandbox; everything else is dropped.
 PASSED_BACK = ("content-type", "retry-after", "x-request-id")
 
@@ -166,25 +167,50 @@ class ProxyHandler(JsonRequestHandler):
         self.idle_timeout = self.server.config.client_timeout
         super().setup()
 
+    def parse_request(self) -> bool:
+        """After http.server has read the request line and headers: refuse a foreign `Host`
+        before any method is looked at (see `host_allowed`)."""
+        if not super().parse_request():
+            return False
+        hosts = self.headers.get_all("host") or []
+        if len(hosts) > 1 or (hosts and not host_allowed(hosts[0], self.server.server_address)):
+            self.discard_body()
+            self.fail(
+                errors.Forbidden("the proxy answers only requests whose Host is its own loopback address"),
+                close=True,
+            )
+            return False
+        return True
+
     def _operation(self) -> str | None:
-        path = self.path.split("?", 1)[0]
+        path = self.request_path()
         prefix = "/v1/"
         if path.startswith(prefix) and path[len(prefix) :] in OPERATIONS:
             return path[len(prefix) :]
         return None
 
+    def allowed(self) -> str:
+        return PAGE_METHODS if self.request_path() == HEALTH else OPERATION_METHODS
+
     def do_POST(self) -> None:
         operation = self._operation()
+        if self.request_path() == HEALTH:
+            self._refuse()
+            return
         if operation is None:
             self.discard_body()
             self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+            return
+        if not is_json(self.headers.get("content-type")):
+            self.discard_body()
+            self.fail(errors.InvalidRequest("the proxy takes only Content-Type: application/json (charset utf-8)"))
             return
         body = self.read_body()
         if body is not None:
             self.reply(*self.server.forward(operation, body))
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/healthz":
+        if self.request_path() == HEALTH:
             self.discard_body()
             self.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
             return
@@ -195,7 +221,9 @@ class ProxyHandler(JsonRequestHandler):
 
     def _refuse(self) -> None:
         self.discard_body()
-        if self._operation() is not None:
+        if self.request_path() == HEALTH:
+            self.fail(self.method_not_allowed())
+        elif self._operation() is not None:
             self.fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
         else:
             self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
@@ -204,6 +232,47 @@ class ProxyHandler(JsonRequestHandler):
     do_DELETE = _refuse
     do_PATCH = _refuse
     do_OPTIONS = _refuse
+
+
+def host_allowed(value: str, listening: tuple[Any, ...]) -> bool:
+    """Whether a `Host` header names this proxy. A web page in a browser on the sandbox host
+    could otherwise reach it under a name of its own that resolves to 127.0.0.1 (DNS rebinding)
+    and read the answers as same-origin: only loopback addresses and `localhost` are taken, with
+    the proxy's port when a port is given. When the proxy listens elsewhere (--allow-non-loopback),
+    its own address is taken too, as an IP literal; never another name."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or "]" in port:  # no port (an IPv6 literal's colons are inside its brackets)
+        host, port = value.strip(), ""
+    if port and (not port.isdigit() or int(port) != listening[1]):
+        return False
+    host = host.lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return False  # an IPv6 literal must be bracketed
+    if is_loopback(host):
+        return True
+    try:
+        address, bound = ipaddress.ip_address(host), ipaddress.ip_address(listening[0])
+    except ValueError:
+        return False
+    return address == bound or bound.is_unspecified
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json`, optionally with `charset=utf-8`: what the SDK sends. A cross-site form or a
+    no-CORS fetch can only send text/plain, form or multipart bodies without the browser asking
+    the server first (a preflight the proxy never grants)."""
+    if content_type is None:
+        return False
+    media, *parameters = (part.strip() for part in content_type.split(";"))
+    if media.lower() != "application/json":
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
