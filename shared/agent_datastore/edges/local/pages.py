@@ -99,4 +99,6 @@ GET_ROUTES: dict[str, Page] = {
     "/openapi.json": openapi_json,
     "/docs": docs,
     "/ui": ui.page,
+    "/favicon.svg": ui.favicon,
+    "/favicon.ico": ui.favicon,
 }

@@ -3,7 +3,8 @@
 One self-contained page (HTML, CSS and script from `static/`, inlined) that
 calls the public API from the browser, so it sees exactly what an agent
 sees and needs no endpoint of its own. A Content-Security-Policy pins the
-inline script and style by hash and allows requests to this origin only.
+inline script and style by hash and allows requests to this origin only
+(and the icon, `GET /favicon.svg`, from this origin).
 """
 
 from __future__ import annotations
@@ -43,3 +44,13 @@ def render(auth: str) -> bytes:
 
 def page(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
     return 200, "text/html; charset=utf-8", render(api.settings.auth)
+
+
+@cache
+def _favicon() -> bytes:
+    return _static("favicon.svg").encode("utf-8")
+
+
+def favicon(api: Api, base_url: str = "") -> tuple[int, str, bytes]:
+    """`GET /favicon.svg` (and `/favicon.ico`, which browsers ask for on their own): the icon, as SVG."""
+    return 200, "image/svg+xml", _favicon()
