@@ -7,8 +7,9 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,90 @@ def mcp_local_http() -> Iterator[RunningServer]:
         }
         with mcp_http_server(env) as running:
             yield running
+
+
+# -- LangGraph: DataStoreStore over the SDK, on SQLite (over HTTP) and DynamoDB (moto server) --------
+
+LANGGRAPH_BACKENDS = ["sqlite", "dynamodb"]
+
+
+class CountingTransport:
+    """Records the operation of every call a store makes (the test seam; the SDK knows nothing of it)."""
+
+    def __init__(self, inner: Any, calls: list[str]) -> None:
+        self.inner, self.calls = inner, calls
+
+    def call(self, call: Any) -> dict[str, Any]:
+        self.calls.append(call.operation)
+        result: dict[str, Any] = self.inner.call(call)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncCountingTransport(CountingTransport):
+    async def call(self, call: Any) -> dict[str, Any]:  # type: ignore[override]
+        self.calls.append(call.operation)
+        result: dict[str, Any] = await self.inner.call(call)
+        return result
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class LangGraphBackend:
+    """Builds `DataStoreStore`s for one user on one backend, every SDK call counted in `calls`."""
+
+    name: str
+    user: str
+    make: Callable[[str, list[str], dict[str, Any]], Any]
+    calls: list[str] = field(default_factory=list)
+
+    def store(self, **kwargs: Any) -> Any:
+        return self.make(self.user, self.calls, kwargs)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_store() -> Iterator[Any]:
+    from tests.contract.backends import dynamodb
+
+    reason = dynamodb.available()
+    if reason is not None:
+        required = os.environ.get("DATASTORE_REQUIRE_BACKENDS", "").split(",")
+        if "dynamodb" in required:
+            pytest.fail(f"backend dynamodb is required here but cannot run: {reason}")
+        pytest.skip(f"BACKEND DYNAMODB NOT TESTED: {reason}")
+    yield from dynamodb.make_store()
+
+
+@pytest.fixture(params=LANGGRAPH_BACKENDS)
+def langgraph_backend(request: pytest.FixtureRequest, user_id: str) -> LangGraphBackend:
+    from agent_datastore_sdk import AsyncDataStore, DataStore
+    from agent_datastore_sdk.langgraph import DataStoreStore
+    from agent_datastore_sdk.transports.http import AsyncHttpTransport, HttpTransport
+    from agent_datastore_sdk.transports.inprocess import InProcessTransport
+
+    if request.param == "sqlite":
+        # The usual deployment: the SDK over HTTP to a real server (SQLite behind it).
+        api: RunningServer = request.getfixturevalue("api_server")
+
+        def make(user: str, calls: list[str], kwargs: dict[str, Any]) -> Any:
+            token = mint(user, agent="langgraph", ns_prefix=kwargs.pop("token_prefix", None))
+            client = DataStore(transport=CountingTransport(HttpTransport(api.url, token), calls))
+            aclient = AsyncDataStore(transport=AsyncCountingTransport(AsyncHttpTransport(api.url, token), calls))
+            return DataStoreStore(client, async_client=aclient, **kwargs)
+
+    else:
+        backing = request.getfixturevalue("dynamodb_store")
+
+        def make(user: str, calls: list[str], kwargs: dict[str, Any]) -> Any:
+            prefix = kwargs.pop("token_prefix", None)
+            inner = InProcessTransport(user, "langgraph", ns_prefix=prefix, store=backing)
+            counted = CountingTransport(inner, calls)
+            return DataStoreStore(
+                DataStore(transport=counted), async_client=AsyncDataStore(transport=counted), **kwargs
+            )
+
+    return LangGraphBackend(request.param, user_id, make)
