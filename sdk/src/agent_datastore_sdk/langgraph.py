@@ -243,7 +243,8 @@ class DataStoreStore(BaseStore):
         # until include_records/refresh_ttl land: the SDK of this tree has neither; look before using them.
         probe: Any = client if client is not None else async_client
         self._records = hasattr(probe, "iter_records")
-        self._refresh = "refresh_ttl" in inspect.signature(probe.get_record).parameters
+        self._refresh_get = "refresh_ttl" in inspect.signature(probe.get_record).parameters
+        self._refresh_many = "refresh_ttl" in inspect.signature(probe.get_many).parameters
         self._owned = False
 
     @classmethod
@@ -335,7 +336,7 @@ class DataStoreStore(BaseStore):
 
     def _read(self, namespace: str, key: str, refresh: bool, track_access: bool = True) -> _Ask:
         kwargs: dict[str, Any] = {"track_access": track_access}
-        if self._refresh:
+        if self._refresh_get:
             kwargs["refresh_ttl"] = refresh
         return _Ask(namespace, "get_record", (key,), kwargs)
 
@@ -349,10 +350,14 @@ class DataStoreStore(BaseStore):
                 reads.setdefault((self._ns(op.namespace), op.key, op.refresh_ttl), []).append(index)
         if reads:
             records: list[Record | None] = yield [self._read(*read) for read in reads]
-            for indices, record in zip(reads.values(), records, strict=True):
+            refreshed: list[tuple[str, str, Record | None]] = []
+            for (name, key, refresh), indices, record in zip(reads, reads.values(), records, strict=True):
                 for index in indices:
                     labels = tuple(getattr(ops[index], "namespace"))  # noqa: B009 - a GetOp
                     results[index] = None if record is None else _item(labels, record)
+                if refresh and not self._refresh_get:
+                    refreshed.append((name, key, record))
+            yield from self._refresh_expiring(refreshed)
 
         for index, op in enumerate(ops):
             if isinstance(op, ListNamespacesOp):
@@ -410,21 +415,22 @@ class DataStoreStore(BaseStore):
                 self._read(self._ns(labels), key, op.refresh_ttl, track_access=False) for labels, key, *_ in hits
             ]
             hits = [(labels, key, value, got) for (labels, key, value, _), got in zip(hits, fetched, strict=True)]
-        elif op.refresh_ttl and self._refresh:
-            yield from self._refresh_expiring(hits)
+        elif op.refresh_ttl:
+            yield from self._refresh_expiring([(self._ns(labels), key, record) for labels, key, _, record in hits])
         return [
             SearchItem(labels, key, record.value, record.created_at, record.updated_at)
             for labels, key, _, record in hits
             if record is not None
         ]
 
-    def _refresh_expiring(self, hits: list[tuple[Labels, str, Any, Record | None]]) -> Generator[list[Step], Any, None]:
-        """A search reads its results: those with a TTL get it refreshed, one `get_many` per namespace."""
+    def _refresh_expiring(self, read: list[tuple[str, str, Record | None]]) -> Generator[list[Step], Any, None]:
+        """Records read (a search's results; gets, when `get_record` cannot refresh) that have a TTL get
+        it refreshed: one `get_many` per namespace, and only when some record expires at all."""
         expiring: dict[str, list[str]] = {}
-        for labels, key, _, record in hits:
+        for name, key, record in read:
             if record is not None and record.expires_at is not None:
-                expiring.setdefault(self._ns(labels), []).append(key)
-        if expiring:
+                expiring.setdefault(name, []).append(key)
+        if expiring and self._refresh_many:
             kwargs = {"track_access": False, "refresh_ttl": True}
             yield [_Ask(name, "get_many", (keys,), kwargs) for name, keys in expiring.items()]
 
