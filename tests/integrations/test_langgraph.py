@@ -370,6 +370,10 @@ async def test_batch_deduplicates_and_groups_into_batch_calls(langgraph_backend:
     calls.clear()
     store.batch([PutOp(("test",), "k1", None), PutOp(("test",), "k2", None)])
     assert calls == ["delete", "delete"]  # the contract has no batch delete
+    # Reads run before the writes of their batch, as in LangGraph's in-memory store.
+    before, _ = store.batch([GetOp(("test",), "key"), PutOp(("test",), "key", {"value": 3})])
+    assert before is not None and before.value == {"value": 2}
+    assert store.get(("test",), "key").value == {"value": 3}  # type: ignore[union-attr]
 
 
 def test_a_search_over_100_items_costs_two_calls(langgraph_backend: LangGraphBackend) -> None:
