@@ -133,7 +133,7 @@ def test_version_conflict_and_not_a_number_shapes(api):
 
 JUNK = [None, True, 0, -1, 1.5, "", "x", "\x00", [], [None], {}, {"a": None}, 10**30, "\U0001f600" * 200]
 MEMBERS = ["namespace", "key", "value", "keys", "items", "metadata", "ttl_seconds", "if_version", "limit", "cursor"]
-MEMBERS += ["prefix", "include_values", "include_record", "track_access", "by"]
+MEMBERS += ["prefix", "include_values", "include_record", "track_access", "by", "include_records", "refresh_ttl"]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

@@ -22,7 +22,10 @@ def test_export_then_import_into_another_backend_is_identical(source, target):
     assert result.records == len(lines) == 3 * 6
     fields = {"userId", "namespace", "key", "value", "metadata", "createdByAgent", "lastAccessedByAgent"}
     fields |= {"accessCount", "createdAt", "updatedAt", "version", "expiresAt"}
-    assert all(set(json.loads(line)) == fields for line in lines)
+    # A record written with ttl_seconds also carries the TTL it keeps for refresh_ttl.
+    rows = [json.loads(line) for line in lines]
+    assert all(set(row) == fields | ({"ttlSeconds"} if row["expiresAt"] else set()) for row in rows)
+    assert [row["ttlSeconds"] for row in rows if row["expiresAt"]] == [3600] * 3
 
     imported = operations.import_ndjson(target, io.StringIO(out.getvalue()))
     assert (imported.imported, imported.unchanged, imported.errors) == (18, 0, [])

@@ -120,3 +120,49 @@ def test_one_mib_value_costs(ds, calls):
     ds("set", key="big", value="small")
     # GetItem, TransactWriteItems, then one BatchWriteItem removing the old chunks.
     assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1, "BatchWriteItem": 1}
+
+
+def test_refresh_ttl_rides_on_the_update_item_that_counts_the_read(ds, calls):
+    ds("set", key="t", value=1, ttl_seconds=600)
+    ds("set", key="plain", value=2)
+    calls.reset()
+    assert ds("get", key="t", refresh_ttl=True)["found"]
+    assert calls.take() == {"UpdateItem": 1}  # as a tracked get: the count and the expiry in one
+    assert ds("get", key="t", refresh_ttl=True, track_access=False)["found"]
+    assert calls.take() == {"UpdateItem": 1}
+    assert ds("get", key="missing", refresh_ttl=True) == {"found": False}
+    assert calls.take() == {"UpdateItem": 1}
+    # A record without a kept TTL: the failed condition returns it, then the read is counted.
+    assert ds("get", key="plain", refresh_ttl=True)["found"]
+    assert calls.take() == {"UpdateItem": 2}
+    assert ds("get", key="plain", refresh_ttl=True, track_access=False)["found"]
+    assert calls.take() == {"UpdateItem": 1}
+
+
+def test_refresh_ttl_in_batches_and_pages(ds, calls):
+    ds("set_many", items={"a": 1, "b": 2}, ttl_seconds=600)
+    ds("set", key="c", value=3)
+    calls.reset()
+    ds("get_many", keys=["a", "b", "c", "zz"], refresh_ttl=True)
+    assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 3}  # as tracked: one UpdateItem per record
+    ds("get_many", keys=["a", "b", "c", "zz"], refresh_ttl=True, track_access=False)
+    assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 2}  # only the records that keep a TTL
+    assert list(ds("list_keys", include_records=True)["records"]) == ["a", "b", "c"]
+    assert calls.take() == {"Query": 1, "BatchGetItem": 1}  # not a read: nothing written
+    ds("list_keys", include_records=True, refresh_ttl=True)
+    assert calls.take() == {"Query": 1, "BatchGetItem": 1, "UpdateItem": 2}
+    ds("list_keys", include_values=True, track_access=False)
+    assert calls.take() == {"Query": 1, "BatchGetItem": 1}
+
+
+def test_refresh_ttl_of_a_value_in_chunks_moves_the_chunks_first(ds, calls):
+    big = big_value(2)
+    ds("set", key="big", value=big, ttl_seconds=600)
+    calls.reset()
+    assert ds("get", key="big", refresh_ttl=True)["value"] == big
+    # The inline-only UpdateItem fails and returns the item; its chunks are read; their TTL moves
+    # (one UpdateItem each), then the record's, conditioned on the version read.
+    targets = [(operation, params.get("Key", {}).get("pk", {}).get("S", "")[:2]) for operation, params in calls.log]
+    assert targets == [("UpdateItem", "R#"), ("BatchGetItem", ""), *[("UpdateItem", "C#")] * 3, ("UpdateItem", "R#")]
+    assert "#ver = :ver" in calls.log[-1][1]["ConditionExpression"]
+    assert calls.take() == {"UpdateItem": 2 + 3, "BatchGetItem": 1}

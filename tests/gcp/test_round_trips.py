@@ -86,3 +86,19 @@ def test_expiry_is_purged_only_once_something_expired(ds, rpcs, clock):
     assert calls == {"run_query": 4, "begin_transaction": 2, "batch_get_documents": 2, "commit": 2}
     assert ds("list_namespaces")["namespaces"] == ["t"]
     assert rpcs.take() == {"run_query": 1}
+
+
+def test_refresh_ttl_is_the_transaction_of_a_tracked_read(ds, rpcs):
+    ds("set", key="t", value=1, ttl_seconds=600)
+    ds("set_many", items={"a": 1, "b": 2}, ttl_seconds=600)
+    rpcs.take()
+    ds("get", key="t", refresh_ttl=True)
+    assert rpcs.take() == TX
+    ds("get", key="t", refresh_ttl=True, track_access=False)  # a write: a transaction too
+    assert rpcs.take() == TX
+    ds("get_many", keys=["a", "b", "t"], refresh_ttl=True)
+    assert rpcs.take() == TX
+    assert list(ds("list_keys", include_records=True)["records"]) == ["a", "b", "t"]
+    assert rpcs.take() == {"run_query": 1, "batch_get_documents": 1}  # not a read: no transaction
+    ds("list_keys", include_records=True, refresh_ttl=True)
+    assert rpcs.take() == {"run_query": 1, **TX}

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from agent_datastore.api.app import Api
 from agent_datastore.stores.memory import MemoryStore
 from agent_datastore_sdk import (
+    AsyncDataStore,
     Call,
     DataStore,
     InvalidKey,
@@ -298,3 +300,74 @@ def test_not_json_serialisable_is_a_type_error_before_sending(data_store: DataSt
         store.set("k", 1, metadata={"when": datetime.now()})
     assert counting.calls == []
     assert store.get("k", "absent") == "absent"
+
+
+def test_iter_records_walks_every_page_without_counting_reads(data_store: DataStore, user_id: str) -> None:
+    data_store.set_many({f"doc-{i:02d}": {"n": i} for i in range(7)}, {"src": "sdk"})
+    data_store.set("other", [1], ttl=600)
+    counting = CountingTransport(data_store._transport)
+    paged = DataStore(transport=counting)
+    iterator = paged.iter_records("doc-", page_size=3)
+    first = next(iterator)
+    assert len(counting.calls) == 1  # lazy: one page asked so far
+    records = [first, *iterator]
+    assert [call.operation for call in counting.calls] == ["list_keys"] * 3
+    assert all(call.body.get("include_records") is True and call.body["limit"] == 3 for call in counting.calls)
+    assert [record.key for record in records] == [f"doc-{i:02d}" for i in range(7)]
+    assert [record.value for record in records] == [{"n": i} for i in range(7)]
+    assert all(record.metadata == {"src": "sdk"} and record.user_id == user_id for record in records)
+    assert all(record.access_count == 0 and record.version == 1 for record in records)
+    (other,) = [record for record in paged.iter_records() if record.key == "other"]
+    assert other.value == [1] and other.expires_at is not None
+    assert list(paged.iter_records("nothing")) == []
+    again = data_store.get_record("doc-00", track_access=False)
+    assert again is not None and again.access_count == 0  # listing records is not a read
+
+
+def test_refresh_ttl_on_get_get_many_get_record_and_iter_records(data_store: DataStore) -> None:
+    data_store.set_many({"a": 1, "b": 2}, ttl=600)
+    data_store.set("plain", 3)
+
+    def stored(key: str) -> Any:
+        record = data_store.get_record(key, track_access=False)
+        assert record is not None
+        return record
+
+    written = {key: stored(key) for key in ("a", "b", "plain")}
+    time.sleep(0.02)  # a refreshed expiry is measured from a later instant than the write's
+    assert data_store.get("a", refresh_ttl=True) == 1
+    assert stored("a").expires_at > written["a"].expires_at
+    assert data_store.get_many(["b", "plain", "missing"], refresh_ttl=True, track_access=False) == {"b": 2, "plain": 3}
+    assert stored("b").expires_at > written["b"].expires_at
+    assert stored("plain").expires_at is None
+    before = stored("a").expires_at
+    time.sleep(0.02)
+    record = data_store.get_record("a", refresh_ttl=True)
+    assert record is not None and record.expires_at > before
+    assert (record.version, record.updated_at) == (1, written["a"].updated_at)  # a write of the expiry only
+    before = stored("b").expires_at
+    time.sleep(0.02)
+    listed = {record.key: record for record in data_store.iter_records(refresh_ttl=True)}
+    assert listed["b"].expires_at > before and stored("b").expires_at == listed["b"].expires_at
+
+
+def test_async_iter_records_and_refresh_ttl(shared_api: Api, user_id: str) -> None:
+    import asyncio
+
+    async def run() -> None:
+        store = AsyncDataStore(transport=InProcessTransport(user_id, "async-agent", api=shared_api))
+        await store.set_many({f"k{i}": i for i in range(5)}, ttl=600)
+        before = await store.get_record("k0", track_access=False)
+        await asyncio.sleep(0.02)
+        assert await store.get("k0", refresh_ttl=True) == 0
+        after = await store.get_record("k0", track_access=False)
+        assert before is not None and after is not None
+        assert before.expires_at is not None and after.expires_at is not None
+        assert after.expires_at > before.expires_at
+        assert await store.get_many(["k1"], refresh_ttl=True) == {"k1": 1}
+        records = [record async for record in store.iter_records(page_size=2, refresh_ttl=True)]
+        assert [record.key for record in records] == [f"k{i}" for i in range(5)]
+        assert all(record.value == i for i, record in enumerate(records))
+        assert (await store.get_record("k4", refresh_ttl=True)) is not None
+
+    asyncio.run(run())

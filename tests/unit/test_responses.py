@@ -58,6 +58,7 @@ def scenario(service: DataStoreService, clock: Clock) -> Iterator[tuple[str, dic
     yield call("get", key="k")
     yield call("get", key="k", include_record=True)  # expiresAt set
     yield call("get", key="null", include_record=True, track_access=False)  # expiresAt null, value null
+    yield call("get", key="k", include_record=True, refresh_ttl=True)  # expiresAt moved
     yield call("delete", key="null")
     yield call("delete", key="null")
     yield call("set_many", items={f"i{n}": n for n in range(5)}, metadata={"x": "y"}, ttl_seconds=10)
@@ -69,13 +70,18 @@ def scenario(service: DataStoreService, clock: Clock) -> Iterator[tuple[str, dic
     yield call("list_keys", limit=2, include_values=True)
     yield call("list_keys", prefix="x" * 1025)
     yield call("list_keys", prefix="x" * 1025, include_values=True)
+    yield call("list_keys", limit=2, include_records=True)
+    yield call("list_keys", include_records=True, include_values=True, refresh_ttl=True)
+    yield call("list_keys", prefix="x" * 1025, include_records=True)
     yield call("list_namespaces")
     yield call("list_namespaces", prefix="n" * 257)
     yield call("get_many", keys=["k", "nope", "k", "i1"])
+    yield call("get_many", keys=["k", "i2"], refresh_ttl=True, track_access=False)
     for n in range(7):  # more than one response holds: get_many and list_keys leave some out
         yield call("set", namespace="big", key=f"b{n}", value="x" * (MAX_VALUE_BYTES - 10))
     yield call("get_many", namespace="big", keys=[f"b{n}" for n in range(7)], track_access=False)
     yield call("list_keys", namespace="big", include_values=True, track_access=False)
+    yield call("list_keys", namespace="big", include_records=True)
     yield call("stats")
     yield call("stats", namespace="big")
     yield call("stats", namespace="empty")
@@ -106,7 +112,11 @@ def test_every_answer_validates_against_its_response_model_and_the_document(stor
         seen[operation].add(shape(answer))
     # The scenario brought out every shape (else the models are only checked in part).
     assert seen["get"] == {("found",), ("found", "value"), ("found", "record", "value")}
-    assert seen["list_keys"] == {("keys", "next_cursor"), ("keys", "next_cursor", "values")}
+    assert seen["list_keys"] == {
+        ("keys", "next_cursor"),
+        ("keys", "next_cursor", "values"),
+        ("keys", "next_cursor", "records"),
+    }
     if isinstance(store, SQLiteStore):
         assert seen["clear"] == {("deleted",), ("deleted", "done")}
     assert all(seen.values()), [name for name, shapes in seen.items() if not shapes]
@@ -120,6 +130,8 @@ def test_every_answer_validates_against_its_response_model_and_the_document(stor
         (responses.GetResponse, {"found": True, "value": 1, "record": None}),
         (responses.GetResponse, {"found": 1}),
         (responses.ListKeysResponse, {"keys": [], "next_cursor": None, "values": None}),
+        (responses.ListKeysResponse, {"keys": [], "next_cursor": None, "records": None}),
+        (responses.ListKeysResponse, {"keys": ["k"], "next_cursor": None, "records": {"k": {"value": 1}}}),
         (responses.ListKeysResponse, {"keys": []}),
         (responses.ClearResponse, {"deleted": 1, "done": True}),
         (responses.ClearResponse, {"deleted": 1, "done": None}),

@@ -46,7 +46,7 @@ Plan = Generator[Step, Any, T]
 
 @dataclass(frozen=True)
 class Record:
-    """A stored record as `get_record` returns it (API.md section 2)."""
+    """A stored record as `get_record` and `iter_records` return it (API.md section 2)."""
 
     namespace: str
     key: str
@@ -163,18 +163,23 @@ def check_key(key: Any) -> None:
 # -- plans -------------------------------------------------------------------
 
 
-def get(namespace: str, key: str, default: Any, track_access: bool) -> Plan[Any]:
-    body: dict[str, Any] = {"namespace": namespace, "key": key}
+def read_flags(body: dict[str, Any], track_access: bool, refresh_ttl: bool) -> dict[str, Any]:
+    """`body` with the members of a read that differ from the server's defaults."""
     if not track_access:
         body["track_access"] = False
+    if refresh_ttl:
+        body["refresh_ttl"] = True
+    return body
+
+
+def get(namespace: str, key: str, default: Any, track_access: bool, refresh_ttl: bool = False) -> Plan[Any]:
+    body = read_flags({"namespace": namespace, "key": key}, track_access, refresh_ttl)
     answer = yield make_call("get", body)
     return answer["value"] if answer.get("found") else default
 
 
-def get_record(namespace: str, key: str, track_access: bool) -> Plan[Record | None]:
-    body: dict[str, Any] = {"namespace": namespace, "key": key, "include_record": True}
-    if not track_access:
-        body["track_access"] = False
+def get_record(namespace: str, key: str, track_access: bool, refresh_ttl: bool = False) -> Plan[Record | None]:
+    body = read_flags({"namespace": namespace, "key": key, "include_record": True}, track_access, refresh_ttl)
     answer = yield make_call("get", body)
     return Record.from_dict(answer["record"]) if answer.get("found") else None
 
@@ -227,7 +232,11 @@ def list_page(
     limit: int | None = None,
     include_values: bool = False,
     track_access: bool = True,
+    *,
+    include_records: bool = False,
+    refresh_ttl: bool = False,
 ) -> Plan[dict[str, Any]]:
+    """One `list_keys` call: its answer as the server gave it (`records` with include_records)."""
     body: dict[str, Any] = {"namespace": namespace}
     if prefix:
         body["prefix"] = prefix
@@ -235,12 +244,26 @@ def list_page(
         body["limit"] = limit
     if cursor is not None:
         body["cursor"] = cursor
-    if include_values:
+    if include_records:
+        body["include_records"] = True  # a listing: never counted as reads
+    elif include_values:
         body["include_values"] = True
         if not track_access:
             body["track_access"] = False
+    if refresh_ttl and (include_records or include_values):
+        body["refresh_ttl"] = True
     answer: dict[str, Any] = yield make_call("list_keys", body)
     return answer
+
+
+def records_page(
+    namespace: str, prefix: str | None, cursor: str | None, limit: int | None, refresh_ttl: bool
+) -> Plan[tuple[list[Record], str | None]]:
+    """One page of whole records, in key order, and the cursor of the next (None: the last)."""
+    page = yield from list_page(namespace, prefix, cursor, limit, include_records=True, refresh_ttl=refresh_ttl)
+    found = page.get("records") or {}
+    records = [Record.from_dict(found[key]) for key in page["keys"] if key in found]
+    return records, page.get("next_cursor") or None
 
 
 def list_keys(namespace: str, prefix: str | None) -> Plan[list[str]]:
@@ -285,7 +308,9 @@ def clear(namespace: str) -> Plan[int]:
             return deleted
 
 
-def get_many(namespace: str, keys: Iterable[str], track_access: bool) -> Plan[dict[str, Any]]:
+def get_many(
+    namespace: str, keys: Iterable[str], track_access: bool, refresh_ttl: bool = False
+) -> Plan[dict[str, Any]]:
     wanted = list(dict.fromkeys(keys))  # the order asked, each key once
     for key in wanted:
         check_key(key)
@@ -294,9 +319,7 @@ def get_many(namespace: str, keys: Iterable[str], track_access: bool) -> Plan[di
         pending = wanted[start : start + MAX_BATCH]
         stalled = 0
         while pending:
-            body: dict[str, Any] = {"namespace": namespace, "keys": pending}
-            if not track_access:
-                body["track_access"] = False
+            body = read_flags({"namespace": namespace, "keys": pending}, track_access, refresh_ttl)
             answer = yield make_call("get_many", body)
             found.update(answer.get("values") or {})
             unprocessed = [key for key in answer.get("unprocessed") or [] if key in set(pending)]

@@ -2,8 +2,9 @@
 
 The original API, unchanged: `get(key, default=None)`, `set`, `delete`,
 `list_keys`, `list_namespaces`, `use_namespace`, `clear`, `get_many`,
-`set_many`, `get_all`; plus `ttl`/`if_version`, `get_record`, `increment`,
-`iter_keys` and `stats`. The logic of each method lives once in `_ops`.
+`set_many`, `get_all`; plus `ttl`/`if_version`, `refresh_ttl`, `get_record`,
+`increment`, `iter_keys`, `iter_records` and `stats`. The logic of each method
+lives once in `_ops`.
 """
 
 from __future__ import annotations
@@ -122,9 +123,10 @@ class DataStore:
 
     # -- the original API -----------------------------------------------------
 
-    def get(self, key: str, default: Any = None, *, track_access: bool = True) -> Any:
-        """The stored value, or `default` only when the key does not exist (or has expired)."""
-        return self._run(_ops.get(self._namespace, key, default, track_access))
+    def get(self, key: str, default: Any = None, *, track_access: bool = True, refresh_ttl: bool = False) -> Any:
+        """The stored value, or `default` only when the key does not exist (or has expired).
+        `refresh_ttl`: a value written with a `ttl` lives that long again from this read."""
+        return self._run(_ops.get(self._namespace, key, default, track_access, refresh_ttl))
 
     def set(
         self,
@@ -153,9 +155,9 @@ class DataStore:
         """Delete every key of this namespace; returns how many were deleted."""
         return self._run(_ops.clear(self._namespace))
 
-    def get_many(self, keys: Iterable[str], *, track_access: bool = True) -> dict[str, Any]:
+    def get_many(self, keys: Iterable[str], *, track_access: bool = True, refresh_ttl: bool = False) -> dict[str, Any]:
         """`{key: value}` for the keys that exist, any number of keys."""
-        return self._run(_ops.get_many(self._namespace, keys, track_access))
+        return self._run(_ops.get_many(self._namespace, keys, track_access, refresh_ttl))
 
     def set_many(
         self,
@@ -173,8 +175,8 @@ class DataStore:
 
     # -- beyond the original ------------------------------------------------------
 
-    def get_record(self, key: str, *, track_access: bool = True) -> Record | None:
-        return self._run(_ops.get_record(self._namespace, key, track_access))
+    def get_record(self, key: str, *, track_access: bool = True, refresh_ttl: bool = False) -> Record | None:
+        return self._run(_ops.get_record(self._namespace, key, track_access, refresh_ttl))
 
     def increment(self, key: str, by: int | float = 1, *, ttl: Ttl = None) -> int | float:
         """Atomically add `by` (a missing key counts as 0); returns the new value."""
@@ -188,6 +190,20 @@ class DataStore:
             yield from page["keys"]
             cursor = page.get("next_cursor")
             if not cursor:
+                return
+
+    def iter_records(
+        self, prefix: str | None = None, *, page_size: int | None = None, refresh_ttl: bool = False
+    ) -> Iterator[Record]:
+        """Every record (with `prefix`) in key order, value and metadata included, one page
+        (at most `page_size` keys, and 6 MiB) at a time as the iteration goes. A listing:
+        no read is counted. `refresh_ttl`: each record written with a `ttl` lives that long
+        again from its page's read."""
+        cursor: str | None = None
+        while True:
+            records, cursor = self._run(_ops.records_page(self._namespace, prefix, cursor, page_size, refresh_ttl))
+            yield from records
+            if cursor is None:
                 return
 
     def stats(self, namespace: str | None = None) -> list[NamespaceStats]:
@@ -265,8 +281,8 @@ class AsyncDataStore:
             result: T = stop.value
             return result
 
-    async def get(self, key: str, default: Any = None, *, track_access: bool = True) -> Any:
-        return await self._run(_ops.get(self._namespace, key, default, track_access))
+    async def get(self, key: str, default: Any = None, *, track_access: bool = True, refresh_ttl: bool = False) -> Any:
+        return await self._run(_ops.get(self._namespace, key, default, track_access, refresh_ttl))
 
     async def set(
         self,
@@ -291,8 +307,10 @@ class AsyncDataStore:
     async def clear(self) -> int:
         return await self._run(_ops.clear(self._namespace))
 
-    async def get_many(self, keys: Iterable[str], *, track_access: bool = True) -> dict[str, Any]:
-        return await self._run(_ops.get_many(self._namespace, keys, track_access))
+    async def get_many(
+        self, keys: Iterable[str], *, track_access: bool = True, refresh_ttl: bool = False
+    ) -> dict[str, Any]:
+        return await self._run(_ops.get_many(self._namespace, keys, track_access, refresh_ttl))
 
     async def set_many(
         self,
@@ -306,8 +324,8 @@ class AsyncDataStore:
     async def get_all(self, prefix: str | None = None, *, track_access: bool = True) -> dict[str, Any]:
         return await self._run(_ops.get_all(self._namespace, prefix, track_access))
 
-    async def get_record(self, key: str, *, track_access: bool = True) -> Record | None:
-        return await self._run(_ops.get_record(self._namespace, key, track_access))
+    async def get_record(self, key: str, *, track_access: bool = True, refresh_ttl: bool = False) -> Record | None:
+        return await self._run(_ops.get_record(self._namespace, key, track_access, refresh_ttl))
 
     async def increment(self, key: str, by: int | float = 1, *, ttl: Ttl = None) -> int | float:
         return await self._run(_ops.increment(self._namespace, key, by, ttl))
@@ -320,6 +338,18 @@ class AsyncDataStore:
                 yield key
             cursor = page.get("next_cursor")
             if not cursor:
+                return
+
+    async def iter_records(
+        self, prefix: str | None = None, *, page_size: int | None = None, refresh_ttl: bool = False
+    ) -> AsyncIterator[Record]:
+        cursor: str | None = None
+        while True:
+            plan = _ops.records_page(self._namespace, prefix, cursor, page_size, refresh_ttl)
+            records, cursor = await self._run(plan)
+            for record in records:
+                yield record
+            if cursor is None:
                 return
 
     async def stats(self, namespace: str | None = None) -> list[NamespaceStats]:

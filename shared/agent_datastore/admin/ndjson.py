@@ -1,4 +1,4 @@
-"""Records as NDJSON: one `Record.to_dict()` object a line, every field."""
+"""Records as NDJSON: one `Record.to_export_dict()` object a line, every field (`ttlSeconds` too)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ Position = tuple[str, str, str]  # (user_id, namespace, key) of the last record 
 
 
 def record_line(record: Record) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json.dumps(record.to_export_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def position(record: Record) -> Position:
@@ -80,6 +80,8 @@ def fingerprint(record: Record) -> int:
         record.version,
         record.expires_at,
     ]
+    if record.ttl_seconds is not None:  # records without one keep the digest they had before it existed
+        fields.append(record.ttl_seconds)
     text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
 

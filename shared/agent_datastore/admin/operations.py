@@ -60,7 +60,7 @@ def inspect_record(store: Store, scope: Scope, key: str, now: int | None = None)
     now = now_ms() if now is None else now
     for record in store.scan(scope.user_id, scope.namespace):
         if record.key == key:
-            return {**record.to_dict(), "expired": not record.is_live(now), "bytes": record.size}
+            return {**record.to_export_dict(), "expired": not record.is_live(now), "bytes": record.size}
     return None
 
 

@@ -154,10 +154,17 @@ class NamespacedRequest(Request):
     namespace: Namespace = DEFAULT_NAMESPACE
 
 
+RefreshTtl = Annotated[
+    StrictBool | None,
+    Field(description="move the expiry of each record read that was written with ttl_seconds to now + that TTL"),
+]
+
+
 class GetRequest(NamespacedRequest):
     key: Key
     include_record: StrictBool | None = None
     track_access: StrictBool | None = None
+    refresh_ttl: RefreshTtl = None
 
 
 class SetRequest(NamespacedRequest):
@@ -178,7 +185,15 @@ class ListKeysRequest(NamespacedRequest):
     limit: Limit = None
     cursor: Cursor = None
     include_values: StrictBool | None = None
+    include_records: Annotated[
+        StrictBool | None,
+        Field(description="each key's full record under `records` (not counted as a read); `values` is left out"),
+    ] = None
     track_access: StrictBool | None = None
+    refresh_ttl: Annotated[
+        StrictBool | None,
+        Field(description="with include_records or include_values: refresh the TTL of each record on the page"),
+    ] = None
 
 
 class ListNamespacesRequest(Request):
@@ -192,6 +207,7 @@ class ClearRequest(NamespacedRequest):
 class GetManyRequest(NamespacedRequest):
     keys: Annotated[list[str], BeforeValidator(check_keys), Field(description="at most 100 keys")]
     track_access: StrictBool | None = None
+    refresh_ttl: RefreshTtl = None
 
 
 class SetManyRequest(NamespacedRequest):

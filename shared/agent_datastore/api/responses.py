@@ -105,7 +105,8 @@ class DeleteResponse(Response):
 class ListKeysResponse(Response):
     keys: list[str]
     next_cursor: str | None = Field(description="null once the listing is exhausted")
-    values: dict[str, Any] = left_out("with include_values: the value of each listed key")
+    values: dict[str, Any] = left_out("with include_values (and not include_records): the value of each listed key")
+    records: dict[str, Record] = left_out("with include_records: the full record of each listed key")
 
 
 class ListNamespacesResponse(Response):

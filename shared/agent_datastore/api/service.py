@@ -26,7 +26,7 @@ from agent_datastore.core.jsonutil import dumps, utf8_len
 from agent_datastore.core.limits import MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MAX_PAGE
 from agent_datastore.core.records import Record, Scope, Write, now_ms
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import Store, key_cost
+from agent_datastore.stores.base import Store, key_cost, record_cost, response_cost
 
 # Room kept for the envelope of a response: braces, member names, request id.
 RESPONSE_SLACK = 4096
@@ -70,7 +70,11 @@ class DataStoreService:
     def op_get(self, request: requests.GetRequest, identity: Identity, deadline: float) -> dict[str, Any]:
         scope = self._scope(identity, request.namespace, write=False)
         record = self.store.get(
-            scope, request.key, reader=self._reader(identity, request.track_access), now=self.clock()
+            scope,
+            request.key,
+            reader=self._reader(identity, request.track_access),
+            now=self.clock(),
+            refresh_ttl=bool(request.refresh_ttl),
         )
         if record is None:
             return {"found": False}
@@ -102,29 +106,43 @@ class DataStoreService:
         limit = request.limit or MAX_PAGE
         after = cursor.decode(self.settings.cursor_key, scope, request.cursor) if request.cursor is not None else None
         now = self.clock()
+        # With both flags the page carries records, not values (API.md section 4).
+        carried = "records" if request.include_records else "values" if request.include_values else None
         if utf8_len(request.prefix) > MAX_KEY_BYTES:
             # No key is that long: answer without asking a backend (some refuse such long bounds).
-            return {"keys": [], "next_cursor": None, **({"values": {}} if request.include_values else {})}
+            return {"keys": [], "next_cursor": None, **({carried: {}} if carried else {})}
         keys = self.store.list_keys(scope, prefix=request.prefix, after=after, limit=limit + 1, now=now)
         more = len(keys) > limit
         keys = keys[:limit]
-        values: dict[str, Any] | None = None
-        if request.include_values:
-            reader = self._reader(identity, request.track_access)
-            read = self.store.get_many(scope, keys, reader=reader, now=now, max_bytes=value_budget(keys))
+        contents: dict[str, Any] | None = None
+        if carried is not None:
+            # Records are a listing, not a read: never counted. Values count unless track_access is false.
+            reader = None if carried == "records" else self._reader(identity, request.track_access)
+            read = self.store.get_many(
+                scope,
+                keys,
+                reader=reader,
+                now=now,
+                max_bytes=value_budget(keys),
+                refresh_ttl=bool(request.refresh_ttl),
+                cost=record_cost if carried == "records" else response_cost,
+            )
             if read.unprocessed:
-                # The page stops before the first value that did not fit.
+                # The page stops before the first record that did not fit.
                 keys = keys[: keys.index(read.unprocessed[0])]
                 more = True
             next_after = keys[-1] if keys else after
             keys = [key for key in keys if key in read.found]
-            values = {key: read.found[key].value for key in keys}
+            if carried == "records":
+                contents = {key: read.found[key].to_dict() for key in keys}
+            else:
+                contents = {key: read.found[key].value for key in keys}
         else:
             next_after = keys[-1] if keys else after
         next_cursor = cursor.encode(self.settings.cursor_key, scope, next_after) if more and next_after else None
         body: dict[str, Any] = {"keys": keys, "next_cursor": next_cursor}
-        if values is not None:
-            body["values"] = values
+        if carried is not None:
+            body[carried] = contents
         return body
 
     def op_list_namespaces(
@@ -149,6 +167,7 @@ class DataStoreService:
             reader=self._reader(identity, request.track_access),
             now=self.clock(),
             max_bytes=value_budget(keys),
+            refresh_ttl=bool(request.refresh_ttl),
         )
         pending = set(read.unprocessed)
         return {

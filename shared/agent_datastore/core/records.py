@@ -63,6 +63,10 @@ class Record:
     updated_at: int = 0
     version: int = 1
     expires_at: int | None = None
+    # The TTL the last write asked for, kept so that `refresh_ttl` can move the expiry by it.
+    # Not part of the answers (API.md section 2 does not list it); export and import carry it.
+    # None: no TTL, or a record written before the store kept it (refresh leaves those alone).
+    ttl_seconds: int | None = None
 
     @property
     def value(self) -> Any:
@@ -81,11 +85,20 @@ class Record:
         return self.expires_at is None or now < self.expires_at
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as the answers show it (API.md section 2)."""
+        return self._answer(self.value)
+
+    @property
+    def answer_size(self) -> int:
+        """Bytes of `to_dict()` as compact JSON, counted without parsing the value."""
+        return utf8_len(dumps(self._answer(None))) - len("null") + utf8_len(self.value_json)
+
+    def _answer(self, value: Any) -> dict[str, Any]:
         return {
             "userId": self.user_id,
             "namespace": self.namespace,
             "key": self.key,
-            "value": self.value,
+            "value": value,
             "metadata": self.metadata,
             "createdByAgent": self.created_by_agent,
             "lastAccessedByAgent": self.last_accessed_by_agent,
@@ -96,10 +109,18 @@ class Record:
             "expiresAt": format_ts(self.expires_at),
         }
 
+    def to_export_dict(self) -> dict[str, Any]:
+        """`to_dict()` plus `ttlSeconds` when the record has one: every field, for export."""
+        data = self.to_dict()
+        if self.ttl_seconds is not None:
+            data["ttlSeconds"] = self.ttl_seconds
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
-        """Inverse of to_dict (used by export/import)."""
+        """Inverse of to_dict and to_export_dict (used by import)."""
         expires = data.get("expiresAt")
+        ttl = data.get("ttlSeconds")
         return cls(
             user_id=data["userId"],
             namespace=data["namespace"],
@@ -113,12 +134,26 @@ class Record:
             updated_at=parse_ts(data["updatedAt"]),
             version=int(data.get("version") or 1),
             expires_at=parse_ts(expires) if expires else None,
+            ttl_seconds=_ttl_member(ttl),
         )
+
+
+def _ttl_member(ttl: Any) -> int | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+        raise ValueError(f"ttlSeconds must be a positive integer, not {ttl!r}")
+    return ttl
 
 
 @dataclass(frozen=True)
 class Write:
-    """One write of a value as asked for by `set`, `set_many` or `increment`."""
+    """One write of a value as asked for by `set`, `set_many` or `increment`.
+
+    `expires_at` is the `now` the store is given plus the TTL asked for (the
+    service computes both from one clock reading), so the record's TTL is
+    the span between them (`ttl_of`).
+    """
 
     value_json: str
     agent: str
@@ -127,10 +162,19 @@ class Write:
     if_version: int | None = None
 
 
+def ttl_of(write: Write, now: int) -> int | None:
+    """The TTL in seconds that `write`, applied at `now`, asked for (None: no expiry)."""
+    if write.expires_at is None:
+        return None
+    # Whole seconds when the expiry was computed from this `now`, as the service does.
+    return max(1, round((write.expires_at - now) / 1000))
+
+
 def stored_fields(record: Record) -> dict[str, Any]:
     """A record's fields besides its identity and value, as document backends store
     them: metadata as compact JSON text (key order and numbers kept whatever the
-    database's JSON does), times as epoch milliseconds, and `size` for the registry."""
+    database's JSON does), times as epoch milliseconds, and `size` for the registry.
+    Documents written before `ttl_seconds` existed lack it: read as None."""
     return {
         "metadata": record.metadata_json,
         "created_by_agent": record.created_by_agent,
@@ -141,6 +185,7 @@ def stored_fields(record: Record) -> dict[str, Any]:
         "version": record.version,
         "expires_at": record.expires_at,
         "size": record.size,
+        "ttl_seconds": record.ttl_seconds,
     }
 
 
@@ -154,6 +199,7 @@ STORED_FIELDS = (
     "version",
     "expires_at",
     "size",
+    "ttl_seconds",
 )
 
 
@@ -172,6 +218,7 @@ def record_from_fields(scope: Scope, key: str, value_json: str, fields: Mapping[
         updated_at=fields["updated_at"],
         version=fields["version"],
         expires_at=fields.get("expires_at"),
+        ttl_seconds=fields.get("ttl_seconds"),
     )
 
 
@@ -211,6 +258,7 @@ def apply_write(scope: Scope, key: str, existing: Record | None, write: Write, n
             updated_at=now,
             version=1,
             expires_at=write.expires_at,
+            ttl_seconds=ttl_of(write, now),
         )
     return replace(
         existing,
@@ -220,6 +268,7 @@ def apply_write(scope: Scope, key: str, existing: Record | None, write: Write, n
         updated_at=max(now, existing.updated_at),
         version=existing.version + 1,
         expires_at=write.expires_at,
+        ttl_seconds=ttl_of(write, now),
     )
 
 
@@ -241,11 +290,18 @@ def increment_write(key: str, existing: Record | None, by: int | float, agent: s
     return Write(increment_value(key, existing, by), agent, None, expires_at)
 
 
-def apply_read(record: Record, reader: str | None) -> Record:
-    """Access tracking of one read; `reader` None means track_access: false."""
-    if reader is None:
-        return record
-    return replace(record, access_count=record.access_count + 1, last_accessed_by_agent=reader)
+def apply_read(record: Record, reader: str | None, refresh_at: int | None = None) -> Record:
+    """What one read changes: access tracking (`reader` None means track_access: false) and,
+    with `refresh_at` (the read's `now`, when it asks for refresh_ttl), the expiry moved to
+    `refresh_at` + the record's TTL. A refresh is a write of the expiry only: version and
+    updatedAt stay, and a record without a kept TTL is left as it is. Returns `record` itself
+    when the read changes nothing, so a backend knows it has nothing to write."""
+    changes: dict[str, Any] = {}
+    if reader is not None:
+        changes.update(access_count=record.access_count + 1, last_accessed_by_agent=reader)
+    if refresh_at is not None and record.ttl_seconds is not None:
+        changes["expires_at"] = refresh_at + record.ttl_seconds * 1000
+    return replace(record, **changes) if changes else record
 
 
 def json_type(value: Any) -> str:

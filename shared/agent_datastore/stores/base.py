@@ -8,7 +8,7 @@ live in `records.py`; a backend only has to run them atomically.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError
@@ -22,8 +22,18 @@ def key_cost(key: str) -> int:
 
 
 def response_cost(key: str, record: Record) -> int:
-    """Bytes a found record adds to a `get_many` / `list_keys` response."""
+    """Bytes a found record adds to a `get_many` / `list_keys` response: its key and value."""
     return key_cost(key) + utf8_len(record.value_json)
+
+
+def record_cost(key: str, record: Record) -> int:
+    """Bytes a found record adds to a `list_keys` response with `include_records`: its key
+    and the whole record (value, metadata and the other fields)."""
+    return key_cost(key) + record.answer_size
+
+
+# What one found record costs a response: `response_cost` or `record_cost`.
+Cost = Callable[[str, Record], int]
 
 
 @dataclass
@@ -34,21 +44,23 @@ class ManyResult:
     unprocessed: list[str] = field(default_factory=list)
 
 
-def within_budget(keys: list[str], found: Mapping[str, Record], max_bytes: int) -> ManyResult:
-    """Take the records read, in request order, while their values fit in `max_bytes`;
-    from the first that does not fit on, keys are `unprocessed`."""
+def within_budget(
+    keys: list[str], found: Mapping[str, Record], max_bytes: int, cost: Cost = response_cost
+) -> ManyResult:
+    """Take the records read, in request order, while they fit in `max_bytes` (each costing
+    `cost`); from the first that does not fit on, keys are `unprocessed`."""
     result = ManyResult()
     budget = max_bytes
     for index, key in enumerate(keys):
         record = found.get(key)
         if record is None:
             continue
-        cost = response_cost(key, record)
-        if cost > budget:
+        size = cost(key, record)
+        if size > budget:
             result.unprocessed.extend(keys[index:])
             break
         result.found[key] = record
-        budget -= cost
+        budget -= size
     return result
 
 
@@ -65,8 +77,10 @@ class Store(ABC):
     name = "abstract"
 
     @abstractmethod
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
-        """The live record, after counting this read when `reader` is given."""
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
+        """The live record, after counting this read when `reader` is given and, with
+        `refresh_ttl`, moving its expiry to `now` + its TTL (`records.apply_read`), in the
+        same atomic step as the read."""
 
     @abstractmethod
     def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
@@ -100,18 +114,28 @@ class Store(ABC):
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
         """Per-namespace live key count, bytes and last write time."""
 
-    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
-        """Read distinct keys in order while the values fit in `max_bytes`.
+    def get_many(
+        self,
+        scope: Scope,
+        keys: list[str],
+        *,
+        reader: str | None,
+        now: int,
+        max_bytes: int,
+        refresh_ttl: bool = False,
+        cost: Cost = response_cost,
+    ) -> ManyResult:
+        """Read distinct keys in order while they fit in `max_bytes` (each costing `cost`).
 
-        This default reads every key, then counts the reads of the records that
-        fit; backends override it with their batch reads. A read is only counted
-        for a record that is returned.
+        This default reads every key, then counts the reads (and refreshes the TTLs)
+        of the records that fit; backends override it with their batch reads. A read
+        is only counted, and a TTL only refreshed, for a record that is returned.
         """
         read = {key: record for key in keys if (record := self.get(scope, key, reader=None, now=now))}
-        result = within_budget(keys, read, max_bytes)
-        if reader is not None:
+        result = within_budget(keys, read, max_bytes, cost)
+        if reader is not None or refresh_ttl:
             for key in list(result.found):
-                tracked = self.get(scope, key, reader=reader, now=now)
+                tracked = self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)
                 if tracked is None:  # deleted or expired in between
                     del result.found[key]
                 else:

@@ -40,14 +40,15 @@ class MemoryStore(Store):
         if not rows:
             self._data.pop(scope, None)
 
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
         with self._lock:
             record = self._live(scope, key, now)
-            if record is None or reader is None:
-                return record
-            record = apply_read(record, reader)
-            self._data[scope][key] = record
-            return record
+            if record is None:
+                return None
+            read = apply_read(record, reader, now if refresh_ttl else None)
+            if read is not record:
+                self._data[scope][key] = read
+            return read
 
     def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
         with self._lock:

@@ -24,7 +24,7 @@ import httpx
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError
 from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_read, apply_write
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, partial_write, response_cost, within_budget
+from agent_datastore.stores.base import Cost, ManyResult, partial_write, response_cost, within_budget
 from agent_datastore.stores.couchdb.http import DOC_PAGE, CouchDBHttp
 from agent_datastore.stores.couchdb.layout import (
     DESIGN,
@@ -114,18 +114,29 @@ class CouchDBStore(OptimisticStore[Doc]):
 
     # -- operations --------------------------------------------------------------
 
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
         def attempt(doc: Doc | None) -> Record | None:
             record = self._live(doc, now)
-            if record is None or reader is None or doc is None:
-                return record
-            counted = apply_read(record, reader)
-            self.http.put_doc(to_doc(counted), doc["_rev"])
-            return counted
+            if record is None or doc is None:
+                return None
+            read = apply_read(record, reader, now if refresh_ttl else None)
+            if read is not record:  # the count and the refresh: one PUT under the `_rev` read
+                self.http.put_doc(to_doc(read), doc["_rev"])
+            return read
 
         return self.retry_lost_races("get", scope, key, attempt, with_value=True)
 
-    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
+    def get_many(
+        self,
+        scope: Scope,
+        keys: list[str],
+        *,
+        reader: str | None,
+        now: int,
+        max_bytes: int,
+        refresh_ttl: bool = False,
+        cost: Cost = response_cost,
+    ) -> ManyResult:
         result = ManyResult()
         budget = max_bytes
         # A page of documents at a time, so that reading stops once the budget is used.
@@ -138,29 +149,40 @@ class CouchDBStore(OptimisticStore[Doc]):
                 record = self._live(doc, now)
                 if record is not None and doc is not None:
                     live[key] = (record, doc)
-            fits = within_budget(chunk, {key: record for key, (record, _) in live.items()}, budget)
-            budget -= sum(response_cost(key, record) for key, record in fits.found.items())
-            if reader is None:
+            fits = within_budget(chunk, {key: record for key, (record, _) in live.items()}, budget, cost)
+            budget -= sum(cost(key, record) for key, record in fits.found.items())
+            if reader is None and not refresh_ttl:
                 result.found.update(fits.found)
             else:
-                self._track_reads(scope, [(key, *live[key]) for key in fits.found], reader, now, result)
+                self._track_reads(scope, [(key, *live[key]) for key in fits.found], reader, now, refresh_ttl, result)
             if fits.unprocessed:
                 result.unprocessed.extend(keys[start + len(chunk) - len(fits.unprocessed) :])  # the rest of `keys`
                 break
         return result
 
     def _track_reads(
-        self, scope: Scope, taken: list[tuple[str, Record, dict[str, Any]]], reader: str, now: int, result: ManyResult
+        self,
+        scope: Scope,
+        taken: list[tuple[str, Record, dict[str, Any]]],
+        reader: str | None,
+        now: int,
+        refresh_ttl: bool,
+        result: ManyResult,
     ) -> None:
-        updates = {key: apply_read(record, reader) for key, record, _ in taken}
-        revs = self.http.bulk([{**to_doc(updates[key]), "_rev": doc["_rev"]} for key, _, doc in taken])
-        for key, _, _ in taken:
-            if revs.get(record_id(scope, key)):
+        """Count the reads (and refresh the TTLs) of `taken` in one `_bulk_docs`, each under its `_rev`."""
+        updates = {key: apply_read(record, reader, now if refresh_ttl else None) for key, record, _ in taken}
+        changed = [(key, doc) for key, record, doc in taken if updates[key] is not record]
+        revs: dict[str, str | None] = {}
+        if changed:
+            revs = self.http.bulk([{**to_doc(updates[key]), "_rev": doc["_rev"]} for key, doc in changed])
+        for key, record, _ in taken:
+            if updates[key] is record or revs.get(record_id(scope, key)):
                 result.found[key] = updates[key]
-            else:  # lost a race: count this read on its own, exactly once
-                record = self.get(scope, key, reader=reader, now=now)
-                if record is not None:
-                    result.found[key] = record
+                continue
+            # Lost a race: read (count, refresh) this one on its own, exactly once.
+            again = self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)
+            if again is not None:
+                result.found[key] = again
 
     def put_many(self, scope: Scope, items: list[tuple[str, Write]], now: int) -> dict[str, int]:
         docs = self.http.docs([record_id(scope, key) for key, _ in items])

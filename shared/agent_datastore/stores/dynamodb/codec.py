@@ -53,10 +53,10 @@ REGISTRY_PREFIX = "U#"
 REMOVAL_PREFIX = "X#"
 
 # Record attributes read when the value itself is not needed.
-META_ATTRIBUTES = ["pk", "sk", "m", "cb", "la", "ac", "ca", "ua", "ver", "exp", "sz", "vn", "vg", "vz"]
-# Record attributes only some records have (the value's form, an expiry): a write removes those
-# its new record lacks.
-OPTIONAL_ATTRIBUTES = ("v", "vb", "vn", "vg", "vz", "exp", "ttl", "xu")
+META_ATTRIBUTES = ["pk", "sk", "m", "cb", "la", "ac", "ca", "ua", "ver", "exp", "sz", "vn", "vg", "vz", "ts"]
+# Record attributes only some records have (the value's form, an expiry, a kept TTL): a write
+# removes those its new record lacks.
+OPTIONAL_ATTRIBUTES = ("v", "vb", "vn", "vg", "vz", "exp", "ttl", "xu", "ts", "tm")
 
 
 def scope_body(scope: Scope) -> str:
@@ -174,6 +174,11 @@ def record_item(scope: Scope, record: Record, payload: Payload) -> dict[str, Any
         item["ttl"] = _n(ttl_seconds(record.expires_at))
         # Sparse index of the user's expiring records (purge before listing).
         item["xu"] = {"S": registry_pk(scope.user_id)}
+    if record.ttl_seconds is not None:
+        # The TTL kept for refresh_ttl, in seconds and in milliseconds: a read's UpdateItem moves
+        # `exp` to now + `tm` and `ttl` to ceil(now / 1000) + `ts` (expressions add, never multiply).
+        item["ts"] = _n(record.ttl_seconds)
+        item["tm"] = _n(record.ttl_seconds * 1000)
     return item
 
 
@@ -234,6 +239,7 @@ def to_record(scope: Scope, item: dict[str, Any], value_json: str | None = None)
         updated_at=int(item["ua"]["N"]),
         version=int(item["ver"]["N"]),
         expires_at=number(item, "exp"),
+        ttl_seconds=number(item, "ts"),
     )
 
 

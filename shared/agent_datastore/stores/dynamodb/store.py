@@ -16,6 +16,10 @@ Round trips per operation (asserted by tests/aws):
 
 - `get`: one UpdateItem (tracking, `ReturnValues=ALL_NEW`, conditioned on the
   record existing and not being expired); without tracking one GetItem.
+  With `refresh_ttl`: one UpdateItem that also moves `exp`/`ttl` by the TTL
+  the item keeps (`ts`/`tm`), tracked or not; a record that keeps no TTL
+  costs one more UpdateItem when tracked (the failed condition returns it),
+  and a value in chunks one UpdateItem per chunk (their TTL first).
 - `set` / `increment` / `delete`: one GetItem (the stored record is needed to
   merge metadata, keep creation fields, compute the registry's byte delta)
   plus one TransactWriteItems that writes the record conditioned on the
@@ -23,7 +27,8 @@ Round trips per operation (asserted by tests/aws):
   A lost race is answered by `ReturnValuesOnConditionCheckFailure`, so a
   retry needs no extra read.
 - `get_many`: BatchGetItem (UnprocessedKeys retried) plus one conditional
-  tracking UpdateItem per returned record, run concurrently.
+  tracking UpdateItem per returned record, run concurrently; `refresh_ttl`
+  rides on that UpdateItem (untracked: one for each record keeping a TTL).
 - `set_many`: BatchGetItem plus one TransactWriteItems per 99 items (the
   100th action is the registry update); all items are validated first.
 - `list_keys`: Query pages; `list_namespaces` / `stats`: a Query of the
@@ -44,9 +49,9 @@ from dataclasses import replace
 from typing import Any
 
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError
-from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_write
+from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_read, apply_write
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, partial_write, within_budget
+from agent_datastore.stores.base import Cost, ManyResult, partial_write, response_cost, within_budget
 from agent_datastore.stores.dynamodb import codec, registry
 from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient
 from agent_datastore.stores.dynamodb.table import (
@@ -64,6 +69,8 @@ from agent_datastore.stores.retry import backoff
 from agent_datastore.stores.writeloop import Contention, LostRace, OptimisticStore
 
 Item = dict[str, Any]
+# A record whose value is inline (no chunk items).
+INLINE = "attribute_not_exists(#vn)"
 # Record attributes `clear` reads: what its guarded deletes and the registry need.
 CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 
@@ -120,14 +127,16 @@ class DynamoDBStore(OptimisticStore[Item]):
 
     # -- reads -----------------------------------------------------------------
 
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
+        if refresh_ttl:
+            return self._get_refreshed(scope, key, reader, now)
         if reader is None:
             return self.db.read_record(scope, key, now)
         try:
-            result = self.db.count_read(
+            result = self.db.read_update(
                 scope,
                 key,
-                reader,
+                reader=reader,
                 condition=f"attribute_exists(#pk) AND {LIVE}",
                 attributes=("pk", "exp"),
                 values={":now": {"N": str(now)}},
@@ -139,12 +148,66 @@ class DynamoDBStore(OptimisticStore[Item]):
         # keeps the count just made (overwrites keep accessCount).
         return self.db.assembled(scope, result["Attributes"], now)
 
-    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
+    def _get_refreshed(self, scope: Scope, key: str, reader: str | None, now: int) -> Record | None:
+        """A read with refresh_ttl. A live record that keeps its TTL, with its value inline, takes
+        one UpdateItem: the count and the expiry moved by the TTL it holds, atomically. Otherwise
+        the failed condition returns the item: absent or expired, nothing; no TTL kept, a read as
+        without refresh_ttl; a value in chunks, the chunks' TTL first, then the record's."""
+        for _ in range(MAX_RACES):
+            try:
+                result = self.db.read_update(
+                    scope,
+                    key,
+                    reader=reader,
+                    expiry=("#tm + :now", "#ts + :now_s", {":now_s": {"N": str(codec.ttl_seconds(now))}}),
+                    condition=f"attribute_exists(#pk) AND {LIVE} AND attribute_exists(#tm) AND {INLINE}",
+                    attributes=("pk", "exp", "tm", "ts", "vn"),
+                    values={":now": {"N": str(now)}},
+                    returns="ALL_NEW",
+                    old_on_failure=True,
+                )
+            except ConditionFailed as failed:
+                item = failed.item
+                if item is None or not codec.is_live(item, now):
+                    return None
+                if "tm" not in item:  # no TTL kept: nothing to refresh
+                    if reader is None:
+                        return self.db.assembled(scope, item, now)
+                    return self.get(scope, key, reader=reader, now=now)
+                record = self.db.record(scope, item)
+                if record is not None:
+                    try:
+                        return self._track(scope, record, item, reader, now, refresh_ttl=True)
+                    except LostRace:
+                        pass
+                continue  # overwritten meanwhile: read it again
+            return self.db.assembled(scope, result["Attributes"], now)
+        raise self.too_busy("get", key)
+
+    def get_many(
+        self,
+        scope: Scope,
+        keys: list[str],
+        *,
+        reader: str | None,
+        now: int,
+        max_bytes: int,
+        refresh_ttl: bool = False,
+        cost: Cost = response_cost,
+    ) -> ManyResult:
         items = self.db.batch_get([codec.record_key(scope, key) for key in keys])
-        result = within_budget(keys, _Found(self.db, scope, keys, items, now), max_bytes)
-        if reader is not None and result.found:
+        found = _Found(self.db, scope, keys, items, now)
+        result = within_budget(keys, found, max_bytes, cost)
+        if (reader is not None or refresh_ttl) and result.found:
+
+            def track(key: str) -> Record | None:
+                try:
+                    return self._track(scope, result.found[key], found.item(key), reader, now, refresh_ttl=refresh_ttl)
+                except LostRace:  # that version is gone: read the key again (counted, refreshed)
+                    return self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)
+
             with ThreadPoolExecutor(max_workers=min(16, len(result.found))) as pool:
-                tracked = list(pool.map(lambda rec: self._track(scope, rec, reader, now), result.found.values()))
+                tracked = list(pool.map(track, list(result.found)))
             for record_key, tracked_record in zip(list(result.found), tracked, strict=True):
                 if tracked_record is None:
                     del result.found[record_key]
@@ -152,22 +215,42 @@ class DynamoDBStore(OptimisticStore[Item]):
                     result.found[record_key] = tracked_record
         return result
 
-    def _track(self, scope: Scope, record: Record, reader: str, now: int) -> Record | None:
-        """Count one read of exactly the version that was read (else read again, counted)."""
+    def _track(
+        self, scope: Scope, record: Record, item: Item, reader: str | None, now: int, *, refresh_ttl: bool
+    ) -> Record:
+        """Count one read of exactly the version that was read and, with refresh_ttl, move its expiry
+        (its chunks' TTL first, so that no chunk can expire before its record); LostRace when that
+        version is gone. A refresh is also conditioned on the TTL read, so that a record deleted and
+        written again at the same version never gets another record's expiry."""
+        after = apply_read(record, reader, now if refresh_ttl else None)
+        if after is record:
+            return record
+        condition, attributes = "#ver = :ver", ["ver"]
+        values: dict[str, Any] = {":ver": {"N": str(record.version)}}
+        expiry = None
+        if after.expires_at != record.expires_at and after.expires_at is not None and record.ttl_seconds:
+            if "vn" in item and not self.db.extend_chunks(scope, item, after.expires_at):
+                raise LostRace()
+            condition, attributes = condition + " AND #tm = :tm", ["ver", "tm"]
+            values[":tm"] = {"N": str(record.ttl_seconds * 1000)}
+            moved = {":exp": {"N": str(after.expires_at)}, ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))}}
+            expiry = (":exp", ":ttl", moved)
         try:
-            result = self.db.count_read(
+            result = self.db.read_update(
                 scope,
                 record.key,
-                reader,
-                condition="#ver = :ver",
-                attributes=("ver",),
-                values={":ver": {"N": str(record.version)}},
+                reader=reader,
+                expiry=expiry,
+                condition=condition,
+                attributes=tuple(attributes),
+                values=values,
                 returns="UPDATED_NEW",
             )
         except ConditionFailed:
-            return self.get(scope, record.key, reader=reader, now=now)
-        attributes = result["Attributes"]
-        return replace(record, access_count=int(attributes["ac"]["N"]), last_accessed_by_agent=reader)
+            raise LostRace() from None
+        if reader is None:
+            return after
+        return replace(after, access_count=int(result["Attributes"]["ac"]["N"]))
 
     def list_keys(self, scope: Scope, *, prefix: str, after: str | None, limit: int, now: int) -> list[str]:
         values: dict[str, Any] = {":pk": {"S": codec.record_pk(scope)}, ":now": {"N": str(now)}}
@@ -330,6 +413,10 @@ class _Found(Mapping[str, Record]):
         }
         self._db, self._scope, self._now = db, scope, now
         self._records: dict[str, Record | None] = {}
+
+    def item(self, key: str) -> Item:
+        """The item the record of `key` was read from."""
+        return self._items[key]
 
     def __getitem__(self, key: str) -> Record:
         if key not in self._records:

@@ -3,8 +3,8 @@
 Every part of the backend reaches DynamoDB through `Table`: paged Query
 and Scan, batch reads and writes with their unprocessed part retried,
 TransactWriteItems whose failed condition becomes `Raced`, the UpdateItem
-that counts a read, and records assembled from their item and, for large
-values, their chunk items.
+that counts a read (and refreshes a TTL), and records assembled from their
+item and, for large values, their chunk items.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.records import Record, Scope
 from agent_datastore.stores.dynamodb import codec
-from agent_datastore.stores.dynamodb.client import DynamoClient, TransactionCancelled
+from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient, TransactionCancelled
 from agent_datastore.stores.retry import backoff
 from agent_datastore.stores.writeloop import LostRace
 
@@ -163,26 +163,63 @@ class Table:
         """The record of `item`; when its chunks are gone (overwritten meanwhile), the record read again."""
         return self.record(scope, item) or self.read_record(scope, item["sk"]["S"], now)
 
-    def count_read(
+    def read_update(
         self,
         scope: Scope,
         key: str,
-        reader: str,
         *,
+        reader: str | None,
+        expiry: tuple[str, str, dict[str, Any]] | None = None,
         condition: str,
         attributes: tuple[str, ...],
         values: dict[str, Any],
         returns: str,
+        old_on_failure: bool = False,
     ) -> dict[str, Any]:
-        """One UpdateItem counting a read of `key` by `reader`, if `condition` holds
-        (on the record's `attributes` and the given `values`)."""
-        return self.call(
-            "update_item",
-            TableName=self.name,
-            Key=codec.record_key(scope, key),
-            UpdateExpression="SET #ac = #ac + :one, #la = :reader",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names("ac", "la", *attributes),
-            ExpressionAttributeValues={":one": {"N": "1"}, ":reader": {"S": reader}, **values},
-            ReturnValues=returns,
-        )
+        """One UpdateItem of what a read of `key` changes, if `condition` holds (on the record's
+        `attributes` and the given `values`): the count of a read by `reader` (None: not counted)
+        and, with `expiry` (`exp` and `ttl` expressions and their values), the moved expiry.
+        `old_on_failure`: a failed condition's `ConditionFailed` carries the stored item."""
+        sets: list[str] = []
+        names_used = list(attributes)
+        values = dict(values)
+        if reader is not None:
+            sets += ["#ac = #ac + :one", "#la = :reader"]
+            names_used += ["ac", "la"]
+            values.update({":one": {"N": "1"}, ":reader": {"S": reader}})
+        if expiry is not None:
+            exp, ttl, expiry_values = expiry
+            sets += [f"#exp = {exp}", f"#ttl = {ttl}"]
+            names_used += ["exp", "ttl"]
+            values.update(expiry_values)
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": codec.record_key(scope, key),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names(*dict.fromkeys(names_used)),
+            "ExpressionAttributeValues": values,
+            "ReturnValues": returns,
+        }
+        if old_on_failure:
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return self.call("update_item", **params)
+
+    def extend_chunks(self, scope: Scope, item: dict[str, Any], expires_at: int) -> bool:
+        """Move the TTL of the chunks `item` names to `expires_at`; False when one is gone
+        (the record was overwritten meanwhile), and no chunk is ever created."""
+        ttl = {"N": str(codec.ttl_seconds(expires_at))}
+        for key in codec.chunk_keys(scope, item["sk"]["S"], item):
+            try:
+                self.call(
+                    "update_item",
+                    TableName=self.name,
+                    Key=key,
+                    UpdateExpression="SET #ttl = :ttl",
+                    ConditionExpression="attribute_exists(#pk)",
+                    ExpressionAttributeNames=names("ttl", "pk"),
+                    ExpressionAttributeValues={":ttl": ttl},
+                )
+            except ConditionFailed:
+                return False
+        return True

@@ -46,7 +46,7 @@ from agent_datastore.core.records import (
     increment_write,
 )
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, Store, within_budget
+from agent_datastore.stores.base import Cost, ManyResult, Store, response_cost, within_budget
 from agent_datastore.stores.firestore.client import Data, FirestoreClient
 from agent_datastore.stores.firestore.documents import Documents
 from agent_datastore.stores.firestore.layout import PART_BYTES, decode_doc_id, key_doc_id
@@ -94,12 +94,23 @@ class FirestoreStore(Store):
 
     # -- reads ---------------------------------------------------------------------
 
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
-        found = self.get_many(scope, [key], reader=reader, now=now, max_bytes=2**62).found
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
+        found = self.get_many(scope, [key], reader=reader, now=now, max_bytes=2**62, refresh_ttl=refresh_ttl).found
         return found.get(key)
 
-    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
+    def get_many(
+        self,
+        scope: Scope,
+        keys: list[str],
+        *,
+        reader: str | None,
+        now: int,
+        max_bytes: int,
+        refresh_ttl: bool = False,
+        cost: Cost = response_cost,
+    ) -> ManyResult:
         refs = [self.documents.records(scope).document(key_doc_id(key)) for key in keys]
+        refresh_at = now if refresh_ttl else None
 
         def read(tx: Any) -> ManyResult:
             docs = self.firestore.read(refs, tx)
@@ -110,17 +121,20 @@ class FirestoreStore(Store):
                 for key, ref in zip(keys, refs, strict=True)
                 if ref.path in values
             }
-            result = within_budget(keys, found, max_bytes)
-            if reader is not None:
-                # Only the records returned count a read.
+            result = within_budget(keys, found, max_bytes, cost)
+            if tx is not None:
+                # Only the records returned count a read (and are refreshed), in this transaction.
                 by_key = dict(zip(keys, refs, strict=True))
                 for key, record in list(result.found.items()):
-                    counted = apply_read(record, reader)
-                    tx.update(by_key[key], {"access_count": counted.access_count, "last_accessed_by_agent": reader})
-                    result.found[key] = counted
+                    after = apply_read(record, reader, refresh_at)
+                    if after is not record:
+                        ref = by_key[key]
+                        marker_ref = self.documents.markers(scope).document(ref.id)
+                        self.staged.read(tx, ref, marker_ref, docs[ref.path], record, after)
+                    result.found[key] = after
             return result
 
-        if reader is None:
+        if reader is None and not refresh_ttl:
             return self.documents.untorn(lambda: read(None))
         return self.firestore.transact(read, refs)
 

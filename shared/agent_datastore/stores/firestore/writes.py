@@ -76,6 +76,22 @@ class StagedWrites:
         delta.bytes += record.size
         delta.expire(record.expires_at)
 
+    def read(self, tx: Any, ref: Any, marker_ref: Any, data: Data, before: Record, after: Record) -> None:
+        """Stage what one read changed (`records.apply_read`): the access fields and, after a
+        refresh_ttl, the expiry, with the TTL of the value's parts and the expiry marker.
+        The registry's `next_expiry` stays a lower bound: an expiry only moves later."""
+        fields: Data = {}
+        if (after.access_count, after.last_accessed_by_agent) != (before.access_count, before.last_accessed_by_agent):
+            fields.update(access_count=after.access_count, last_accessed_by_agent=after.last_accessed_by_agent)
+        if after.expires_at is not None and after.expires_at != before.expires_at:
+            ttl = {"expire_time": expire_time(after.expires_at)}
+            fields.update(expires_at=after.expires_at, **ttl)
+            for index in range(data.get("parts", 0)):
+                tx.update(self.documents.part(ref, index), ttl)
+            tx.set(marker_ref, {"expires_at": after.expires_at, "size": after.size})
+        if fields:
+            tx.update(ref, fields)
+
     def delete(self, tx: Any, ref: Any, marker_ref: Any, old: Data | None, marker: Data | None, delta: Delta) -> int:
         """Stage removal of a record (and its parts and marker); returns the writes used."""
         delta.remove(old, marker)

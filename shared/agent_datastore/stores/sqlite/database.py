@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
     version INTEGER NOT NULL,
     expires_at INTEGER,
     size INTEGER NOT NULL,
+    ttl_seconds INTEGER,
     PRIMARY KEY (user_id, namespace, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_expiry ON records (user_id, expires_at) WHERE expires_at IS NOT NULL;
@@ -49,8 +50,10 @@ CREATE TABLE IF NOT EXISTS namespaces (
 
 COLUMNS = (
     "key, value, metadata, created_by_agent, last_accessed_by_agent, access_count,"
-    " created_at, updated_at, version, expires_at, size"
+    " created_at, updated_at, version, expires_at, size, ttl_seconds"
 )
+# Columns added to `records` since its first release, for database files made before them.
+ADDED_COLUMNS = {"ttl_seconds": "INTEGER"}
 PK = "user_id = ? AND namespace = ? AND key = ?"
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
@@ -101,6 +104,7 @@ class SQLiteDatabase:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             conn.executescript(SCHEMA)
+            add_missing_columns(conn)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -128,6 +132,21 @@ class SQLiteDatabase:
         self._local = threading.local()
 
 
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database file made by an earlier release up to the schema (its rows get NULL)."""
+
+    def missing() -> list[str]:
+        present = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+        return [name for name in ADDED_COLUMNS if name not in present]
+
+    for name in missing():
+        try:
+            conn.execute(f"ALTER TABLE records ADD COLUMN {name} {ADDED_COLUMNS[name]}")
+        except sqlite3.OperationalError:
+            if name in missing():  # not another connection that added it first
+                raise
+
+
 def record_of(scope: Scope, row: tuple[Any, ...]) -> Record:
     """The record of a `records` row read as COLUMNS."""
     return Record(
@@ -143,4 +162,5 @@ def record_of(scope: Scope, row: tuple[Any, ...]) -> Record:
         updated_at=row[7],
         version=row[8],
         expires_at=row[9],
+        ttl_seconds=row[11],
     )

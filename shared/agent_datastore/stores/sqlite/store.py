@@ -25,7 +25,7 @@ from agent_datastore.core.records import (
     increment_write,
 )
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import ManyResult, Store, within_budget
+from agent_datastore.stores.base import Cost, ManyResult, Store, response_cost, within_budget
 from agent_datastore.stores.sqlite.database import (
     COLUMNS,
     LIVE,
@@ -80,8 +80,8 @@ class SQLiteStore(Store):
         size = new.size
         conn.execute(
             "INSERT OR REPLACE INTO records (user_id, namespace, key, value, metadata, created_by_agent,"
-            " last_accessed_by_agent, access_count, created_at, updated_at, version, expires_at, size)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " last_accessed_by_agent, access_count, created_at, updated_at, version, expires_at, size,"
+            " ttl_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 utf8(scope.user_id),
                 utf8(scope.namespace),
@@ -96,6 +96,7 @@ class SQLiteStore(Store):
                 new.version,
                 new.expires_at,
                 size,
+                new.ttl_seconds,
             ),
         )
         self._registry(conn, scope, 0 if old else 1, size - (old[10] if old else 0), now)
@@ -116,31 +117,51 @@ class SQLiteStore(Store):
 
     # -- operations --------------------------------------------------------
 
-    def _read(self, conn: sqlite3.Connection, scope: Scope, key: str, reader: str | None, now: int) -> Record | None:
+    def _read(
+        self, conn: sqlite3.Connection, scope: Scope, key: str, reader: str | None, now: int, refresh: bool = False
+    ) -> Record | None:
         params = (utf8(scope.user_id), utf8(scope.namespace), utf8(key), now)
-        if reader is None:
+        changes: list[str] = []
+        values: list[Any] = []
+        if reader is not None:
+            changes.append("access_count = access_count + 1, last_accessed_by_agent = ?")
+            values.append(reader)
+        if refresh:
+            # records.apply_read's rule: a record without a kept TTL keeps its expiry.
+            changes.append("expires_at = CASE WHEN ttl_seconds IS NULL THEN expires_at ELSE ? + ttl_seconds * 1000 END")
+            values.append(now)
+        if not changes:
             row = conn.execute(f"SELECT {COLUMNS} FROM records WHERE {PK} AND {LIVE}", params).fetchone()
         else:
-            # One statement: the count and the returned record are one atomic step.
+            # One statement: the count, the refresh and the returned record are one atomic step.
             row = conn.execute(
-                "UPDATE records SET access_count = access_count + 1, last_accessed_by_agent = ?"
-                f" WHERE {PK} AND {LIVE} RETURNING {COLUMNS}",
-                (reader, *params),
+                f"UPDATE records SET {', '.join(changes)} WHERE {PK} AND {LIVE} RETURNING {COLUMNS}",
+                (*values, *params),
             ).fetchone()
         return None if row is None else record_of(scope, row)
 
-    def get(self, scope: Scope, key: str, *, reader: str | None, now: int) -> Record | None:
+    def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
         with translated():
-            return self._read(self.database.connection(), scope, key, reader, now)
+            return self._read(self.database.connection(), scope, key, reader, now, refresh_ttl)
 
-    def get_many(self, scope: Scope, keys: list[str], *, reader: str | None, now: int, max_bytes: int) -> ManyResult:
+    def get_many(
+        self,
+        scope: Scope,
+        keys: list[str],
+        *,
+        reader: str | None,
+        now: int,
+        max_bytes: int,
+        refresh_ttl: bool = False,
+        cost: Cost = response_cost,
+    ) -> ManyResult:
         with self.database.transaction() as conn:
             read = {key: record for key in keys if (record := self._read(conn, scope, key, None, now))}
-            result = within_budget(keys, read, max_bytes)
-            if reader is not None:
-                # Same transaction: only the records returned are counted.
+            result = within_budget(keys, read, max_bytes, cost)
+            if reader is not None or refresh_ttl:
+                # Same transaction: only the records returned are counted (and refreshed).
                 for key in result.found:
-                    tracked = self._read(conn, scope, key, reader, now)
+                    tracked = self._read(conn, scope, key, reader, now, refresh_ttl)
                     assert tracked is not None
                     result.found[key] = tracked
         return result
