@@ -383,11 +383,8 @@ def test_a_search_over_100_items_costs_two_calls(langgraph_backend: LangGraphBac
     langgraph_backend.calls.clear()
     found = store.search(("memories",), limit=100)
     assert [item.key for item in found] == [f"m{i:03d}" for i in range(100)]
-    if store._records:
-        assert langgraph_backend.calls == ["list_namespaces", "list_keys"]
-    else:
-        # until include_records/refresh_ttl land: the listing carries values only; each result's record is a get.
-        assert langgraph_backend.calls == ["list_namespaces", "list_keys"] + ["get"] * 100
+    assert store._records  # the SDK lists whole records (include_records)
+    assert langgraph_backend.calls == ["list_namespaces", "list_keys"]
 
 
 # -- TTL: libs/checkpoint-sqlite/tests/test_ttl.py at the tag, and test_store_ttl.py (f6a1abae9) ----
@@ -445,9 +442,7 @@ async def test_search_with_ttl(langgraph_backend: LangGraphBackend) -> None:
 def test_ttl_refresh(langgraph_backend: LangGraphBackend) -> None:
     """test_ttl.py::test_ttl_refresh: a read with refresh_ttl moves the expiry to now + the TTL."""
     store = langgraph_backend.store(ttl={"default_ttl": 2 / 60, "refresh_on_read": True})
-    if not (store._refresh_get or store._refresh_many):
-        # until include_records/refresh_ttl land: the SDK of this tree cannot ask for a refresh.
-        pytest.skip("refresh_ttl is not in this SDK yet (include_records/refresh_ttl)")
+    assert store._refresh_get and store._refresh_many  # the SDK asks for refresh_ttl
     store.put(("test",), "item1", {"value": "test"})
     time.sleep(1.2)
     assert store.get(("test",), "item1") is not None  # refreshes: 2 s from now
