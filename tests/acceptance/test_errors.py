@@ -41,10 +41,15 @@ def test_unknown_operation(api):
     check_error_shape(api.client.post("/v1/get/extra", content="{}"), 404, "unknown_operation")
 
 
-@pytest.mark.parametrize("path", ["/", "/v2/get", "/get", "/v1", "/foo/bar", "/v1/get_many/x"])
+@pytest.mark.parametrize("path", ["/v2/get", "/get", "/v1", "/foo/bar", "/v1/get_many/x"])
 def test_unknown_paths_are_unknown_operation(api, path):
     for method in ("GET", "POST"):
         check_error_shape(api.client.request(method, path, content="{}"), 404, "unknown_operation")
+
+
+def test_the_root_is_no_operation(api):
+    # `GET /` is the local server's index of links (docs/contract-notes.md); a POST there is no operation.
+    check_error_shape(api.client.post("/", content="{}"), 405, "method_not_allowed")
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])

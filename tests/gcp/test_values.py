@@ -20,7 +20,7 @@ def incompressible(length: int) -> str:
 
 
 def stored(fs, raw, user_id, key, namespace="default"):
-    ref = fs._records(Scope(user_id, namespace)).document(key_doc_id(key))
+    ref = fs.documents.records(Scope(user_id, namespace)).document(key_doc_id(key))
     return ref, raw.document(ref.path).get()
 
 
@@ -41,7 +41,7 @@ def test_value_split_across_part_documents_is_read_and_replaced_atomically(colle
 
     big = '"' + incompressible(MIB - 2) + '"'
     fs.put(scope, "big", Write(big, "a"), now_ms())
-    ref = fs._records(scope).document(key_doc_id("big"))
+    ref = fs.documents.records(scope).document(key_doc_id("big"))
     raw = fs.client
     data = raw.document(ref.path).get().to_dict()
     assert data["parts"] >= 8 and "value_z" not in data
