@@ -10,6 +10,7 @@ A share of the requests (`rate`, drawn from a seeded generator) meets one of fou
 The last two are the hard ones for a client: a write whose answer was lost did happen.
 `script` instead gives the fault (or None) of each of the first requests, then none; a fault
 may also be `status:<code>`, an answer with that status and a body naming a backend detail.
+`down_for` resets every connection for that many seconds first (a server still starting).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,10 +36,11 @@ BACKEND_DETAIL = "secret backend detail: /var/lib/couchdb/shards/00000000"
 
 class FaultyProxy:
     def __init__(self, upstream: str, *, rate: float = 0.0, seed: int = 0, kinds: tuple[str, ...] = KINDS,
-                 script: list[str | None] | None = None) -> None:  # fmt: skip
+                 script: list[str | None] | None = None, down_for: float = 0.0) -> None:  # fmt: skip
         self.upstream = upstream.rstrip("/")
         self.rate, self.kinds = rate, kinds
         self.script = list(script or [])
+        self.down_until = time.monotonic() + down_for  # until then every connection is reset
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.faults: Counter[str] = Counter()
@@ -50,7 +53,9 @@ class FaultyProxy:
     def fault(self) -> str | None:
         with self.lock:
             self.requests += 1
-            if self.script:
+            if time.monotonic() < self.down_until:
+                chosen: str | None = "reset"
+            elif self.script:
                 chosen = self.script.pop(0)
             elif self.random.random() < self.rate:
                 chosen = self.random.choice(self.kinds)

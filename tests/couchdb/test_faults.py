@@ -127,6 +127,34 @@ def test_admin_create_survives_one_fault(couchdb: str, fault: str) -> None:
         httpx.delete(f"{couchdb}/{name}")
 
 
+def admin_create(url: str, name: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STORE_BACKEND": "couchdb", "COUCHDB_URL": url, "COUCHDB_DB": name}
+    command = [sys.executable, "-m", "agent_datastore.cli", "admin", "create", "--json"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=90)
+
+
+def test_admin_create_waits_for_a_server_that_is_still_starting(couchdb: str) -> None:
+    name = f"create_{uuid.uuid4().hex[:12]}"
+    with faulty(couchdb, down_for=4.0) as proxy:
+        started = time.monotonic()
+        result = admin_create(proxy.url, name)
+        waited = time.monotonic() - started
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert waited >= 4.0 and proxy.faults["reset"] >= 3
+        assert httpx.get(f"{couchdb}/{name}/_design/agent_datastore").status_code == 200
+    finally:
+        httpx.delete(f"{couchdb}/{name}")
+
+
+def test_admin_create_reports_a_refusal_without_a_traceback(couchdb: str) -> None:
+    with faulty(couchdb, script=["status:400"]) as proxy:
+        result = admin_create(proxy.url, f"create_{uuid.uuid4().hex[:12]}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "error: couchdb: the storage backend rejected the request" in result.stderr
+    assert BACKEND_DETAIL in result.stderr  # the operator sees CouchDB's reason in the log line
+
+
 @pytest.mark.parametrize("status", [400, 405, 409, 412, 415, 417])
 def test_an_unexpected_answer_is_internal_and_its_detail_only_logged(
     couchdb: str, database: str, status: int, caplog: pytest.LogCaptureFixture

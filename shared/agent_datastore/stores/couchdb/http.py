@@ -21,6 +21,7 @@ any lost race.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
@@ -55,6 +56,10 @@ class Retry:
     seconds: float = 5.0
     base: float = 0.02
     cap: float = 0.5
+
+
+# Operator commands (`admin create`, so `make serve` right after CouchDB was started) wait longer.
+PATIENT = Retry(attempts=40, seconds=30.0, base=0.05, cap=2.0)
 
 
 def _body(data: Any) -> bytes:
@@ -118,6 +123,12 @@ class CouchDBHttp:
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                     )
         return self._client
+
+    def patient(self) -> CouchDBHttp:
+        """This database with the `PATIENT` retry, on the same client."""
+        other = copy.copy(self)
+        other.retry = PATIENT
+        return other
 
     def close(self) -> None:
         with self._lock:
