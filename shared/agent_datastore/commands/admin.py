@@ -112,8 +112,14 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def create_storage(args: argparse.Namespace) -> int:
+    from agent_datastore.core.errors import DataStoreError
+
     store = open_store(args)
-    store.create()
+    try:
+        store.create()
+    except DataStoreError as exc:  # the backend is down or refuses: say so, without a traceback
+        print(f"error: {store.name}: {exc.message}", file=sys.stderr)
+        return 1
     emit(args, {"created": True, "backend": store.name}, f"{store.name}: storage is ready")
     return 0
 

@@ -72,11 +72,14 @@ class CouchDBStore(OptimisticStore[Doc]):
     # -- admin -----------------------------------------------------------------
 
     def create(self) -> None:
-        self.http.create_database()
-        current = self.http.get_doc(DESIGN_ID)
+        """The database and its design document (idempotent); waits up to 30 s for a server
+        that is still starting."""
+        http = self.http.patient()
+        http.create_database()
+        current = http.get_doc(DESIGN_ID)
         wanted = {"_id": DESIGN_ID, **DESIGN}
         if current is None or {name: current.get(name) for name in DESIGN} != DESIGN:
-            self.http.put_doc(wanted, current["_rev"] if current else None)
+            http.put_doc(wanted, current["_rev"] if current else None)
 
     def drop(self) -> None:
         """Delete the whole database (test fixtures)."""
