@@ -141,8 +141,14 @@ def test_refresh_ttl_rides_on_the_update_item_that_counts_the_read(ds, calls):
     assert calls.take() == {"UpdateItem": 1}
 
 
+REFRESH_DEFECT = (
+    "KNOWN DEFECT on merged main: refresh_ttl in DynamoDB batches/chunks sends an empty SET UpdateExpression"
+    " (passes on the records branch; see the closing note)"
+)
+
+
 @pytest.mark.xfail(
-    reason="KNOWN DEFECT on merged main: refresh_ttl in DynamoDB batches/chunks sends an empty SET UpdateExpression here (passes on the records branch; see the closing note)",
+    reason=REFRESH_DEFECT,
     strict=False,
 )
 def test_refresh_ttl_in_batches_and_pages(ds, calls):
@@ -162,7 +168,7 @@ def test_refresh_ttl_in_batches_and_pages(ds, calls):
 
 
 @pytest.mark.xfail(
-    reason="KNOWN DEFECT on merged main: refresh_ttl in DynamoDB batches/chunks sends an empty SET UpdateExpression here (passes on the records branch; see the closing note)",
+    reason=REFRESH_DEFECT,
     strict=False,
 )
 def test_refresh_ttl_of_a_value_in_chunks_moves_the_chunks_first(ds, calls):
