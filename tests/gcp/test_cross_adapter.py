@@ -18,7 +18,7 @@ from agent_datastore.edges.gcp import gcp_handler
 from agent_datastore.stores.memory import MemoryStore
 
 SECRET = "cross-adapter-secret-of-32-bytes-or-more"
-TOKEN = mint_token(SECRET, user="u1", agent="a")
+TOKEN = mint_token(SECRET, user="u1", agent="a", ttl_seconds=6 * 3600)  # minted at collection: outlives the suite
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 USERINFO = {"x-apigateway-api-userinfo": base64.urlsafe_b64encode(b'{"sub":"u1"}').decode().rstrip("=")}
 
