@@ -20,6 +20,7 @@ import urllib3
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from agent_datastore.core.records import Scope, Write
+from agent_datastore.stores.dynamodb import store as dynamodb_store
 from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
 
@@ -120,19 +121,32 @@ def test_a_cancelled_transaction_is_not_taken_for_applied_when_sent_again(store,
     assert counted(store, user_id) == 2
 
 
-def test_clear_starts_no_batch_after_the_deadline_even_after_a_lost_race(ds, store, calls, user_id):
+class Stopwatch:
+    """The store module's `time.monotonic()` in a test: it stands still until the test moves it,
+    so a deadline passes exactly where the test says, however slow the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_clear_starts_no_batch_after_the_deadline_even_after_a_lost_race(ds, store, calls, user_id, monkeypatch):
     ds("set_many", items={f"k{i:03d}": i for i in range(99)})
     ds("set_many", items={f"k{i:03d}": i for i in range(99, 198)})
     ds("set_many", items={f"k{i:03d}": i for i in range(198, 250)})
     scope = Scope(user_id, "default")
     other = DynamoDBStore(store.table)
-    deadline = time.monotonic() + 2.0
+    stopwatch = Stopwatch()
+    monkeypatch.setattr(dynamodb_store, "time", stopwatch)
+    deadline = 2.0
     transactions = []
 
     def race_past_the_deadline(request: Any, **_: Any) -> None:
         transactions.append(request)
         if len(transactions) == 2:  # the second batch (k099..k197): the deadline passes, a writer wins
-            time.sleep(max(0.0, deadline - time.monotonic()) + 0.05)
+            stopwatch.now = deadline + 0.05
             other.put(scope, "k150", Write("1", "other"), int(time.time() * 1000))
 
     store.client.meta.events.register("before-send.dynamodb.TransactWriteItems", race_past_the_deadline)

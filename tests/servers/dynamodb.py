@@ -12,7 +12,8 @@ around its tables, so two conditional writes can both pass their condition
 (measured: concurrent increments lost updates). DynamoDB applies each item
 write and each transaction atomically, so the server is run here through
 `serve()`, which handles one request at a time while accepting connections
-concurrently: the faithful behaviour for conditional writes.
+concurrently: the faithful behaviour for conditional writes. `copy_each_table_once()`
+keeps a transaction's cost from growing with the table (moto copies the table per item).
 
 moto also ignores TransactWriteItems' `ClientRequestToken`, which DynamoDB
 honours: botocore resends a request whose answer it lost (a read timeout)
@@ -172,6 +173,38 @@ def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]
     return wrapped
 
 
+def copy_each_table_once() -> None:
+    """moto's TransactWriteItems backs up (deep-copies, for its rollback) a table once per *item* of
+    the transaction: a 100-item transaction on a table of n items copies 100 n items, so its time
+    grows with everything the test session has written (measured: 1.1 s into an empty table, 4.6 s
+    once it held 1,100 items, on a busy machine). Every one of those copies is of the same untouched
+    table, so the backup is the same when each table is copied once per transaction, as here."""
+    from moto.dynamodb import models
+
+    transact = models.DynamoDBBackend.transact_write_items
+    real_copy = models.copy
+
+    class CopyOnce:
+        def __init__(self) -> None:
+            self.tables: dict[int, Any] = {}
+
+        def deepcopy(self, value: Any, *args: Any) -> Any:
+            if not isinstance(value, models.Table):
+                return real_copy.deepcopy(value, *args)
+            if id(value) not in self.tables:
+                self.tables[id(value)] = real_copy.deepcopy(value, *args)
+            return self.tables[id(value)]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        models.copy = CopyOnce()  # type: ignore[assignment]  # requests reach moto one at a time
+        try:
+            return transact(self, transact_items)
+        finally:
+            models.copy = real_copy
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def serve(argv: list[str] | None = None) -> None:
     """moto's DynamoDB (and every other moto service) on 127.0.0.1, serialized, transactions idempotent."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -181,6 +214,7 @@ def serve(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
+    copy_each_table_once()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, serialized(idempotent(app)), threaded=True, request_handler=MotoRequestHandler)
 
