@@ -9,8 +9,6 @@ from __future__ import annotations
 import random
 import string
 
-import pytest
-
 MIB = 1024 * 1024
 
 
@@ -141,39 +139,29 @@ def test_refresh_ttl_rides_on_the_update_item_that_counts_the_read(ds, calls):
     assert calls.take() == {"UpdateItem": 1}
 
 
-REFRESH_DEFECT = (
-    "KNOWN DEFECT on merged main: refresh_ttl in DynamoDB batches/chunks sends an empty SET UpdateExpression"
-    " (passes on the records branch; see the closing note)"
-)
-
-
-@pytest.mark.xfail(
-    reason=REFRESH_DEFECT,
-    strict=False,
-)
-def test_refresh_ttl_in_batches_and_pages(ds, calls):
+def test_refresh_ttl_in_batches_and_pages(ds, calls, clock):
     ds("set_many", items={"a": 1, "b": 2}, ttl_seconds=600)
     ds("set", key="c", value=3)
+    clock.advance(1)  # a refresh in the write's own millisecond moves nothing, so writes nothing
     calls.reset()
     ds("get_many", keys=["a", "b", "c", "zz"], refresh_ttl=True)
     assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 3}  # as tracked: one UpdateItem per record
+    clock.advance(1)
     ds("get_many", keys=["a", "b", "c", "zz"], refresh_ttl=True, track_access=False)
     assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 2}  # only the records that keep a TTL
     assert list(ds("list_keys", include_records=True)["records"]) == ["a", "b", "c"]
     assert calls.take() == {"Query": 1, "BatchGetItem": 1}  # not a read: nothing written
+    clock.advance(1)
     ds("list_keys", include_records=True, refresh_ttl=True)
     assert calls.take() == {"Query": 1, "BatchGetItem": 1, "UpdateItem": 2}
     ds("list_keys", include_values=True, track_access=False)
     assert calls.take() == {"Query": 1, "BatchGetItem": 1}
 
 
-@pytest.mark.xfail(
-    reason=REFRESH_DEFECT,
-    strict=False,
-)
-def test_refresh_ttl_of_a_value_in_chunks_moves_the_chunks_first(ds, calls):
+def test_refresh_ttl_of_a_value_in_chunks_moves_the_chunks_first(ds, calls, clock):
     big = big_value(2)
     ds("set", key="big", value=big, ttl_seconds=600)
+    clock.advance(1)
     calls.reset()
     assert ds("get", key="big", refresh_ttl=True)["value"] == big
     # The inline-only UpdateItem fails and returns the item; its chunks are read; their TTL moves
@@ -182,3 +170,13 @@ def test_refresh_ttl_of_a_value_in_chunks_moves_the_chunks_first(ds, calls):
     assert targets == [("UpdateItem", "R#"), ("BatchGetItem", ""), *[("UpdateItem", "C#")] * 3, ("UpdateItem", "R#")]
     assert "#ver = :ver" in calls.log[-1][1]["ConditionExpression"]
     assert calls.take() == {"UpdateItem": 2 + 3, "BatchGetItem": 1}
+
+
+def test_a_refresh_that_moves_nothing_writes_nothing(ds, calls):
+    # Read in the write's own millisecond, untracked: the expiry is already now + TTL. This once sent
+    # an UpdateItem with an empty SET (a ValidationException, answered 500).
+    ds("set_many", items={"a": 1, "b": 2}, ttl_seconds=600)
+    calls.reset()
+    assert ds("get_many", keys=["a", "b"], refresh_ttl=True, track_access=False)["values"] == {"a": 1, "b": 2}
+    assert ds("get", key="a", refresh_ttl=True, track_access=False)["found"]
+    assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 1}  # get's one UpdateItem is its read

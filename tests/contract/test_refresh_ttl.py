@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-import pytest
-
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.records import Scope, format_ts, parse_ts
 
@@ -115,9 +113,7 @@ def test_an_expired_record_is_not_brought_back(ds, clock):
     assert ds("set", key="t", value=2, if_version=0) == {"version": 1, "created": True}
 
 
-def test_get_many_refreshes_each_record_read(ds, clock, request):
-    if "dynamodb" in request.node.name:
-        pytest.xfail("KNOWN DEFECT on merged main: DynamoDB get_many refresh_ttl sends an empty SET (closing note)")
+def test_get_many_refreshes_each_record_read(ds, clock):
     ds("set_many", items={"a": 1, "b": 2}, ttl_seconds=TTL)
     ds("set", key="plain", value=3)
     ds("set", key="short", value=4, ttl_seconds=60)

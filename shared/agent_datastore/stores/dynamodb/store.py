@@ -235,6 +235,8 @@ class DynamoDBStore(OptimisticStore[Item]):
             values[":tm"] = {"N": str(record.ttl_seconds * 1000)}
             moved = {":exp": {"N": str(after.expires_at)}, ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))}}
             expiry = (":exp", ":ttl", moved)
+        if reader is None and expiry is None:
+            return after  # a refresh to the expiry it already has (read in the write's millisecond)
         try:
             result = self.db.read_update(
                 scope,
