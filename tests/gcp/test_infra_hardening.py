@@ -38,7 +38,7 @@ def test_providers_and_terraform_are_pinned_to_one_major_version():
     (terraform,) = hcl2.load((INFRA / "versions.tf").open())["terraform"]
     (providers,) = terraform["required_providers"]
     pinned = {name: unquote(spec["version"]) for name, spec in providers.items() if name != "__is_block__"}
-    assert set(pinned) == {"google", "google-beta", "archive"}
+    assert set(pinned) == {"google", "google-beta", "archive", "random"}
     for name, constraint in pinned.items():
         # "~> M.N" admits M.N and later minors of major M, never M+1.
         assert re.fullmatch(r"~> \d+\.\d+", constraint), (name, constraint)

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from agent_datastore.core.errors import BackendUnavailable, InternalError, Throttled
+from agent_datastore.core.settings import ConfigurationError
 
 logger = logging.getLogger("agent_datastore.dynamodb")
 
@@ -99,7 +100,7 @@ class DynamoClient:
         try:
             return boto3.session.Session().client("dynamodb", config=config)
         except botocore.exceptions.NoRegionError:
-            raise BackendUnavailable("DynamoDB needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+            raise ConfigurationError("DynamoDB needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
         except Exception as exc:  # a bad endpoint URL, ...
             raise BackendUnavailable(f"cannot create the DynamoDB client: {exc}") from exc
 
