@@ -254,7 +254,12 @@ def _object(expression: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
-def test_openapi_spec_is_valid_and_routes_every_operation_to_its_function(entry):
+def test_openapi_spec_is_valid_and_routes_every_operation_to_its_function(entry, monkeypatch):
+    # Google API Gateway's documented security definition for Firebase/JWT issuers has
+    # `authorizationUrl: ""`. The jsonschema-rs backend (installed with schemathesis) also checks the
+    # `uri` format the Swagger 2.0 schema names, which the gateway itself does not; validate the
+    # document's structure with the reference jsonschema backend, as before.
+    monkeypatch.setenv("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
     spec = rendered_openapi(entry)
     validate(spec)
     assert spec["swagger"] == "2.0"
