@@ -73,6 +73,8 @@ def serve(bundle: dict[str, Path], tmp_path: Path) -> Iterator[Any]:
             "FIRESTORE_COLLECTION": collection,
             "DATASTORE_AUTH": "gateway",
             "DATASTORE_DIRECT_CALLERS": "",
+            # infra/gcp/cursor.tf's secret, as the list_keys functions get it (a secret env var).
+            "DATASTORE_CURSOR_SECRET": "bundle-test-cursor-key-0123456789abcdef",
             "DATASTORE_REQUEST_BUDGET": "50",
             "LOG_LEVEL": "INFO",
         }

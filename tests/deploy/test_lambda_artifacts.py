@@ -168,12 +168,22 @@ def secret_arn() -> str:
     return client.create_secret(Name=f"ads-token-{uuid.uuid4().hex[:8]}", SecretString=SECRET)["ARN"]
 
 
-def test_every_built_function_runs_from_its_package_and_the_layer_alone(build, table, secret_arn, tmp_path):
+@pytest.fixture
+def cursor_secret_arn() -> str:
+    """The list_keys cursor key in Secrets Manager (moto), as the template's CursorSecret makes it."""
+    client = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+    name = f"ads-cursor-{uuid.uuid4().hex[:8]}"
+    return client.create_secret(Name=name, SecretString=uuid.uuid4().hex * 2)["ARN"]
+
+
+def test_every_built_function_runs_from_its_package_and_the_layer_alone(
+    build, table, secret_arn, cursor_secret_arn, tmp_path
+):
     assert check_build(build["build"], "x86_64") == []
     keys = Keys()
     try:
         parameters = {"TableName": table, "TokenSecretArn": secret_arn, "JwtIssuer": keys.issuer}
-        doc = resolved(refs={"DataTable": table}, JwtAudience=AUDIENCE, **parameters)
+        doc = resolved(refs={"DataTable": table, "CursorSecret": cursor_secret_arn}, JwtAudience=AUDIENCE, **parameters)
         http_user, direct_user, ttl_user = (f"user-{uuid.uuid4().hex[:10]}" for _ in range(3))
 
         # The authorizer: a capability token (secret from Secrets Manager), RS256 and ES256 JWTs
