@@ -54,11 +54,17 @@ def is_record_side(path: str) -> bool:
 
 
 def write_distinct_keys(
-    *, writers: int = 16, keys: int = 15, namespace_each: bool = False, shards: int | None = None
+    *,
+    writers: int = 16,
+    keys: int = 15,
+    namespace_each: bool = False,
+    shards: int | None = None,
+    collection: str | None = None,
 ) -> Outcome:
     """`writers` threads, each with its own FirestoreStore, each `set`ting `keys` distinct keys
-    in one namespace (or one namespace each), all starting together. Every write is counted."""
-    outcome = Outcome(collection=f"scale_{uuid.uuid4().hex[:8]}", user_id=f"u-{uuid.uuid4().hex[:6]}")
+    in one namespace (or one namespace each), all starting together. Every write is counted.
+    `shards` None: the store's default."""
+    outcome = Outcome(collection=collection or f"scale_{uuid.uuid4().hex[:8]}", user_id=f"u-{uuid.uuid4().hex[:6]}")
     identity = Identity(outcome.user_id, "writer")
     options: dict[str, Any] = {} if shards is None else {"shards": shards}
     with counting_rpcs() as counter:
