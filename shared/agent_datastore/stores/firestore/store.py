@@ -82,7 +82,7 @@ class Head:
     def __call__(self, path: str, data: Data | None) -> bool:
         self.arrived[path] = data
         while self.decided < len(self.paths) and self.paths[self.decided] in self.arrived:
-            doc = self.arrived.pop(self.paths[self.decided])
+            doc = self.arrived[self.paths[self.decided]]  # kept: a repeated key counts again, as in within_budget
             self.decided += 1
             if doc is not None and self.live(doc):
                 self.budget -= max(0, doc.get("size", 0) - utf8_len(doc.get("metadata", "")))
