@@ -181,9 +181,7 @@ class GetRequest(NamespacedRequest):
     key: Key
     include_record: Annotated[
         StrictBool | None,
-        Field(
-            description="add the full record (metadata, agents, access count, times, version) as it stands after this read"
-        ),
+        Field(description="add the full record (metadata, agents, access count, times, version) after this read"),
     ] = None
     track_access: TrackAccess = None
     refresh_ttl: RefreshTtl = None
