@@ -291,7 +291,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-
 def upstream_auth_off(upstream: str, timeout: float = 3.0) -> bool | None:
     """Whether the upstream is an agent-datastore server with DATASTORE_AUTH=none, which ignores
     the token the proxy injects and acts as its default user. Read from its /openapi.json (no
