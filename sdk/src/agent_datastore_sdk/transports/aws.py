@@ -101,7 +101,7 @@ class LambdaTransport:
             )
             raw = response["Payload"].read()
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
-            raise errors.ConnectionFailed(f"could not reach AWS Lambda to invoke {name}: {exc}") from exc
+            raise errors.ConnectionFailed(f"could not reach AWS Lambda: {exc}") from exc
         except (ReadTimeoutError, ConnectionClosedError) as exc:
             raise errors.OutcomeUnknown(f"no answer from {name} (it may have run): {exc}") from exc
         except ClientError as exc:
