@@ -25,7 +25,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
-from bench import roundtrips
+from bench import batching, roundtrips
 
 BACKENDS = list(REGISTRY)
 
@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         args.out.write_text(text)
         print(f"wrote {args.out}")
+        batching.write_section(args.out, batching.measure(args.backends.split(",")))
+        print(f"wrote the batching section to {args.out}")
     return 0
 
 
