@@ -81,7 +81,7 @@ def _generation(rev: str | None) -> int:
     return int(rev.split("-", 1)[0]) if rev else 0
 
 
-def estimate(size: int) -> int:
+def _estimate(size: int) -> int:
     """Bytes a record document of `size` (the record's stored bytes) takes in an answer, about."""
     return size + DOC_OVERHEAD
 
@@ -92,7 +92,7 @@ def _pages(ids: list[str], sizes: Mapping[str, int] | None) -> Iterator[list[str
     page: list[str] = []
     filled = 0
     for doc_id in ids:
-        size = estimate(sizes[doc_id]) if sizes is not None and doc_id in sizes else PAGE_BYTES // DOC_PAGE
+        size = _estimate(sizes[doc_id]) if sizes is not None and doc_id in sizes else PAGE_BYTES // DOC_PAGE
         if page and filled + size > PAGE_BYTES:
             yield page
             page, filled = [], 0

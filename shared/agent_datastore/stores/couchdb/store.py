@@ -9,7 +9,11 @@ read the document, apply the pure rules of `records.py`, write it back with
 the `_rev` that was read. A 409 means someone else won the race; the loop
 reads again and re-applies, with jittered backoff and a bounded number of
 attempts (then a retryable 503, nothing half-done). `if_version` and access
-tracking are exact because of this.
+tracking are exact because of this. The threads of one process take turns on a
+record, so that only writers in other processes race.
+
+The batches read the `sizes` view first, then page their document reads by
+bytes and stop reading once the response budget is spent.
 """
 
 from __future__ import annotations
