@@ -25,7 +25,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
-from bench import roundtrips
+from bench import batching, roundtrips
 
 BACKENDS = list(REGISTRY)
 
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print("benchmarking firestore at scale ...", flush=True)
             scale_firestore.replace_section(args.out, scale_firestore.run(rounds=5))
+        batching.write_section(args.out, batching.measure(args.backends.split(",")))
+        print(f"wrote the batching section to {args.out}")
     return 0
 
 

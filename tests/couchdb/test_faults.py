@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -28,26 +27,6 @@ from tests.support.server import ROOT
 from .faults import BACKEND_DETAIL, KINDS, faulty
 
 ME = Identity("fault-user", "fault-agent")
-
-
-@pytest.fixture(scope="module")
-def couchdb() -> str:
-    url = os.environ.get("COUCHDB_URL")
-    if not url:
-        if "couchdb" in os.environ.get("DATASTORE_REQUIRE_BACKENDS", "").split(","):
-            pytest.fail("couchdb is required here but COUCHDB_URL is not set")
-        pytest.skip("COUCHDB FAULT TESTS NOT RUN: COUCHDB_URL is not set (use tests.servers.run --only couchdb)")
-    return url
-
-
-@pytest.fixture
-def database(couchdb: str) -> Iterator[str]:
-    name = f"faults_{uuid.uuid4().hex[:12]}"
-    store = CouchDBStore(couchdb, name)
-    store.create()
-    yield name
-    store.drop()
-    store.close()
 
 
 def service(url: str, database: str) -> DataStoreService:

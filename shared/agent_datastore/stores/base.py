@@ -45,14 +45,20 @@ class ManyResult:
 
 
 def within_budget(
-    keys: list[str], found: Mapping[str, Record], max_bytes: int, cost: Cost = response_cost
+    keys: list[str],
+    found: Mapping[str, Record] | Callable[[str], Record | None],
+    max_bytes: int,
+    cost: Cost = response_cost,
 ) -> ManyResult:
-    """Take the records read, in request order, while they fit in `max_bytes` (each costing
-    `cost`); from the first that does not fit on, keys are `unprocessed`."""
+    """Take the records, in request order, while they fit in `max_bytes` (each costing `cost`);
+    from the first that does not fit on, keys are `unprocessed`. `found` holds the records read,
+    or reads one key (None: not found): then it is called in order, and for no key past the
+    first that does not fit, so that reading stops once the budget is spent."""
+    read = found.get if isinstance(found, Mapping) else found
     result = ManyResult()
     budget = max_bytes
     for index, key in enumerate(keys):
-        record = found.get(key)
+        record = read(key)
         if record is None:
             continue
         size = cost(key, record)
@@ -127,12 +133,12 @@ class Store(ABC):
     ) -> ManyResult:
         """Read distinct keys in order while they fit in `max_bytes` (each costing `cost`).
 
-        This default reads every key, then counts the reads (and refreshes the TTLs)
-        of the records that fit; backends override it with their batch reads. A read
-        is only counted, and a TTL only refreshed, for a record that is returned.
+        This default reads one key at a time until the budget is spent, then counts the
+        reads (and refreshes the TTLs) of the records that fit; backends override it with
+        their batch reads. A read is only counted, and a TTL only refreshed, for a record
+        that is returned.
         """
-        read = {key: record for key in keys if (record := self.get(scope, key, reader=None, now=now))}
-        result = within_budget(keys, read, max_bytes, cost)
+        result = within_budget(keys, lambda key: self.get(scope, key, reader=None, now=now), max_bytes, cost)
         if reader is not None or refresh_ttl:
             for key in list(result.found):
                 tracked = self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)

@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -40,8 +41,10 @@ from agent_datastore.stores.writeloop import LostRace
 
 logger = logging.getLogger("agent_datastore.couchdb")
 
-DOC_PAGE = 8  # whole documents per request (values reach 1 MiB)
-BULK_BYTES = 4 * 1024 * 1024  # body size of one _bulk_docs write
+DOC_PAGE = 8  # whole documents per request when their sizes are not known (values reach 1 MiB)
+PAGE_BYTES = 1024 * 1024  # documents of known size per `_all_docs` read: their estimated bytes
+DOC_OVERHEAD = 1024  # bytes of a document beyond its record's `size` (id, fields, escapes), for estimates
+BULK_BYTES = 1024 * 1024  # body of one _bulk_docs write (a larger document alone): bounds the memory it takes
 WRITE_ID = "write_id"  # the random id of the write that made a revision (see the module's docstring)
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # never reached CouchDB
@@ -76,6 +79,27 @@ def _what(path: str) -> str:
 
 def _generation(rev: str | None) -> int:
     return int(rev.split("-", 1)[0]) if rev else 0
+
+
+def _estimate(size: int) -> int:
+    """Bytes a record document of `size` (the record's stored bytes) takes in an answer, about."""
+    return size + DOC_OVERHEAD
+
+
+def _pages(ids: list[str], sizes: Mapping[str, int] | None) -> Iterator[list[str]]:
+    """`ids` cut into pages of at most `PAGE_BYTES` by `sizes` (an id of unknown size: the largest
+    possible, 1 / `DOC_PAGE` of a page), each holding at least one id."""
+    page: list[str] = []
+    filled = 0
+    for doc_id in ids:
+        size = _estimate(sizes[doc_id]) if sizes is not None and doc_id in sizes else PAGE_BYTES // DOC_PAGE
+        if page and filled + size > PAGE_BYTES:
+            yield page
+            page, filled = [], 0
+        page.append(doc_id)
+        filled += size
+    if page:
+        yield page
 
 
 class Conflict(LostRace):
@@ -159,6 +183,10 @@ class CouchDBHttp:
                 uncertain = uncertain or not isinstance(exc, NOT_SENT)
                 fault = type(exc).__name__
             else:
+                # httpx links a response and its (read, closed) stream both ways: a cycle that waits
+                # for the garbage collector, holding the answer's bytes and the request's body. Cut
+                # it, so that a page of documents is freed as soon as it has been read.
+                response.stream = httpx.ByteStream(b"")
                 if response.status_code not in RETRIED_STATUSES:
                     return response, uncertain
                 if response.status_code == 429:
@@ -326,11 +354,13 @@ class CouchDBHttp:
         # CouchDB 3 and pouchdb-server both answer a stale `_rev` with 409.
         self.put_doc({"_id": doc_id, "_deleted": True}, rev)
 
-    def docs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Current documents of `ids` (absent and deleted ones left out)."""
+    def docs(self, ids: list[str], sizes: Mapping[str, int] | None = None) -> dict[str, dict[str, Any]]:
+        """Current documents of `ids` (absent and deleted ones left out), a page a request: with
+        `sizes` (id -> the record's `size`), up to `PAGE_BYTES` of documents by estimate (a larger
+        one alone), else `DOC_PAGE` documents."""
         found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), DOC_PAGE):
-            body = {"keys": ids[start : start + DOC_PAGE], "include_docs": True}
+        for page in _pages(ids, sizes):
+            body = {"keys": page, "include_docs": True}
             for row in self._rows(self._request("POST", self._path("_all_docs"), body=body)):
                 if row.get("doc"):
                     found[row["id"]] = row["doc"]

@@ -18,6 +18,13 @@ CouchDB itself from the same documents: it cannot drift from the records the
 way a separately updated counter document could (there are no cross-document
 transactions), and it is no write hotspot. A second view indexes expiry times
 so that expired records are filtered and swept without scanning keys.
+
+A design document of its own, `_design/agent_datastore_sizes`, maps each
+record's `_id` to its `size`: the batches read it first, for the keys they
+name, to page their document reads by bytes and to stop reading once a
+response budget is spent. It is a design document apart so that adding it to
+an existing database leaves the index of the first one as it is (CouchDB
+rebuilds every view of a design document whose views change).
 """
 
 from __future__ import annotations
@@ -53,6 +60,14 @@ DESIGN: dict[str, Any] = {
         },
     },
 }
+
+SIZES_ID = "_design/agent_datastore_sizes"
+SIZES: dict[str, Any] = {
+    "language": "javascript",
+    "views": {"sizes": {"map": "function (doc) { if (doc.type === 'record') { emit(doc._id, doc.size); } }"}},
+}
+# Every design document `admin create` keeps up to date: id -> its fields.
+DESIGNS: dict[str, dict[str, Any]] = {DESIGN_ID: DESIGN, SIZES_ID: SIZES}
 
 
 def hex_of(text: str) -> str:

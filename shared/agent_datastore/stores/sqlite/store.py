@@ -156,8 +156,8 @@ class SQLiteStore(Store):
         cost: Cost = response_cost,
     ) -> ManyResult:
         with self.database.transaction() as conn:
-            read = {key: record for key in keys if (record := self._read(conn, scope, key, None, now))}
-            result = within_budget(keys, read, max_bytes, cost)
+            # One key at a time, in order: no row is read past the budget.
+            result = within_budget(keys, lambda key: self._read(conn, scope, key, None, now), max_bytes, cost)
             if reader is not None or refresh_ttl:
                 # Same transaction: only the records returned are counted (and refreshed).
                 for key in result.found:
