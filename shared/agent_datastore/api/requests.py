@@ -147,7 +147,7 @@ Cursor = Annotated[str | None, BeforeValidator(_check_cursor)]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class NamespacedRequest(Request):
