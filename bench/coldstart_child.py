@@ -36,6 +36,11 @@ def main(spec):
         boto3 = importlib.import_module("boto3")
         key = {"pk": {"S": f"{USER}#notes"}, "sk": {"S": "greeting"}}
         boto3.client("dynamodb").get_item(TableName=spec["table"], Key=key)
+    elif kind == "secret+getitem":
+        boto3 = importlib.import_module("boto3")
+        boto3.client("secretsmanager").get_secret_value(SecretId=spec["secret"])
+        key = {"pk": {"S": f"{USER}#notes"}, "sk": {"S": "greeting"}}
+        boto3.client("dynamodb").get_item(TableName=spec["table"], Key=key)
     elif kind == "firestore":
         importlib.import_module("google.cloud.firestore")
     elif kind == "firestore-get":
