@@ -1,16 +1,20 @@
 """The process's wiring: settings, store and service, each made once (lazily) and shared.
 
 Every edge holds one `Api` per process; nothing is opened at import, so a cold
-start pays only for what the first request needs.
+start pays only for what the first request needs: the service (and with it the
+request models and pydantic) is imported when it is first made.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from agent_datastore.api.service import DataStoreService
 from agent_datastore.core.settings import Settings
-from agent_datastore.stores.base import Store
+
+if TYPE_CHECKING:
+    from agent_datastore.api.service import DataStoreService
+    from agent_datastore.stores.base import Store
 
 
 class Api:
@@ -34,6 +38,8 @@ class Api:
             # Threaded servers (every HTTP edge) may ask at once.
             with self._lock:
                 if self._service is None:
+                    from agent_datastore.api.service import DataStoreService
+
                     if self._store is None:
                         from agent_datastore.stores import create_store
 

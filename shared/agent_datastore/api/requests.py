@@ -164,7 +164,7 @@ TrackAccess = Annotated[
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class NamespacedRequest(Request):

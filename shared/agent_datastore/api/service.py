@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from agent_datastore.api import requests, responses
+from agent_datastore.api import requests
 from agent_datastore.core import cursor, errors
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.jsonutil import dumps, utf8_len
@@ -218,11 +218,20 @@ class Operation(Generic[R]):
 
     name: str
     request: type[R]
-    response: type[BaseModel]  # the 200 body: described (OpenAPI), not checked at run time
+    # The 200 body's model in api/responses.py: described (OpenAPI), not checked at run time, so
+    # named here and imported only when asked for (a Lambda cold start never builds them).
+    response_model: str
     # Every handler is given the deadline; those that may run long (clear) answer before it.
     handler: Handler[R]
     writes: bool  # refused to read-only identities; the others only read
     summary: str
+
+    @property
+    def response(self) -> type[BaseModel]:
+        from agent_datastore.api import responses
+
+        model: type[BaseModel] = getattr(responses, self.response_model)
+        return model
 
     def parse(self, body: Any) -> R:
         """The request model of a decoded JSON body, or the contract's error."""
@@ -234,7 +243,7 @@ _TABLE = (
     Operation(
         "get",
         requests.GetRequest,
-        responses.GetResponse,
+        "GetResponse",
         DataStoreService.op_get,
         writes=False,
         summary="Read one value (counts as a read unless track_access is false)",
@@ -242,7 +251,7 @@ _TABLE = (
     Operation(
         "set",
         requests.SetRequest,
-        responses.SetResponse,
+        "SetResponse",
         DataStoreService.op_set,
         writes=True,
         summary="Write one value; if_version makes it a compare-and-set",
@@ -250,7 +259,7 @@ _TABLE = (
     Operation(
         "delete",
         requests.DeleteRequest,
-        responses.DeleteResponse,
+        "DeleteResponse",
         DataStoreService.op_delete,
         writes=True,
         summary="Delete one key",
@@ -258,7 +267,7 @@ _TABLE = (
     Operation(
         "list_keys",
         requests.ListKeysRequest,
-        responses.ListKeysResponse,
+        "ListKeysResponse",
         DataStoreService.op_list_keys,
         writes=False,
         summary="List keys in UTF-8 byte order, paged with next_cursor",
@@ -266,7 +275,7 @@ _TABLE = (
     Operation(
         "list_namespaces",
         requests.ListNamespacesRequest,
-        responses.ListNamespacesResponse,
+        "ListNamespacesResponse",
         DataStoreService.op_list_namespaces,
         writes=False,
         summary="List the caller's namespaces that hold live keys",
@@ -274,7 +283,7 @@ _TABLE = (
     Operation(
         "clear",
         requests.ClearRequest,
-        responses.ClearResponse,
+        "ClearResponse",
         DataStoreService.op_clear,
         writes=True,
         summary="Delete every key of a namespace (repeat while done is false)",
@@ -282,7 +291,7 @@ _TABLE = (
     Operation(
         "get_many",
         requests.GetManyRequest,
-        responses.GetManyResponse,
+        "GetManyResponse",
         DataStoreService.op_get_many,
         writes=False,
         summary="Read up to 100 keys",
@@ -290,7 +299,7 @@ _TABLE = (
     Operation(
         "set_many",
         requests.SetManyRequest,
-        responses.SetManyResponse,
+        "SetManyResponse",
         DataStoreService.op_set_many,
         writes=True,
         summary="Write up to 100 items",
@@ -298,7 +307,7 @@ _TABLE = (
     Operation(
         "increment",
         requests.IncrementRequest,
-        responses.IncrementResponse,
+        "IncrementResponse",
         DataStoreService.op_increment,
         writes=True,
         summary="Add to a number atomically",
@@ -306,7 +315,7 @@ _TABLE = (
     Operation(
         "stats",
         requests.StatsRequest,
-        responses.StatsResponse,
+        "StatsResponse",
         DataStoreService.op_stats,
         writes=False,
         summary="Key count, bytes and last write per namespace",

@@ -3,7 +3,9 @@
 Capability tokens (API.md section 5) are HS256 JWTs signed with the
 server-side secret: `sub` = user, `agent`, `exp`, optional `ns_prefix` and
 `read_only`, and a `kid` naming the secret so two can be valid during a
-rotation. PyJWT does the cryptography. What a gateway verified arrives in
+rotation. PyJWT does the cryptography; it is imported only when a token is
+minted or verified (a request the gateway verified never loads it, which a
+Lambda cold start would pay for). What a gateway verified arrives in
 the neutral forms of `edges.http` (each edge translates its own); secrets
 kept outside the environment come from an injected `SecretSource`.
 """
@@ -16,8 +18,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
-
-import jwt
 
 from agent_datastore.core.errors import BackendUnavailable, Unauthorized
 from agent_datastore.core.identity import Identity
@@ -120,6 +120,8 @@ def mint_token(
     read_only: bool = False,
     kid: str = DEFAULT_KID,
 ) -> str:
+    import jwt
+
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
     now = int(time.time())
@@ -132,6 +134,8 @@ def mint_token(
 
 
 def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
+    import jwt
+
     if not secrets:
         raise Unauthorized("capability tokens are not enabled on this server")
     try:

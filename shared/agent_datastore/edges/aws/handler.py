@@ -9,13 +9,20 @@ translates the answer back; `aws_handler` wraps it with:
   transport and user id - never values, keys or tokens;
 - the Powertools Tracer (X-Ray; it switches itself off outside Lambda and
   with POWERTOOLS_TRACE_DISABLED, and patches botocore so DynamoDB calls
-  appear as subsegments);
+  appear as subsegments), made on the first invocation X-Ray samples;
 - one CloudWatch metric (EMF) per request, `Requests`, with the dimensions
   `operation` and `code` (`ok` or the contract's error code).
 
 The answer is `LambdaHandler`'s, untouched, so AWS answers byte for byte
 what every other transport answers. `LambdaHandler` needs no Powertools:
 the SDK's in-process transport and the tests call it as it is.
+
+Cold start (docs/aws.md, "Cold start"; bench/coldstart.py): importing a function's `app.py`
+loads the Powertools Logger and Metrics and this edge's own modules, nothing more. The
+dispatch, the service and its pydantic models, the store and boto3 load with the first event;
+the X-Ray SDK with the Tracer, made with the first invocation X-Ray samples (until then there
+is nothing to record), patching botocore only (the one library these functions call out
+with) rather than every library the X-Ray SDK knows.
 """
 
 from __future__ import annotations
@@ -27,7 +34,6 @@ from typing import Any
 
 from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
-from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import SecretSource, with_remote_cursor_secret
 from agent_datastore.edges.aws.events import (
     Invocation,
@@ -42,6 +48,8 @@ from agent_datastore.stores.base import Store
 
 SERVICE = "agent-datastore"
 METRICS_NAMESPACE = "AgentDataStore"
+# What the X-Ray SDK patches: DynamoDB, Secrets Manager and SSM calls all go through botocore.
+TRACED_MODULES = ("botocore",)
 
 
 class AwsApi(Api):
@@ -92,6 +100,8 @@ class LambdaHandler:
 
     def respond(self, invocation: Invocation, context: Any, request_id: str) -> tuple[Response, dict[str, Any]]:
         """The neutral answer (its code for the metrics) and what the function returns."""
+        from agent_datastore.edges import dispatch  # with the first event, not at import
+
         deadline = deadline_from_context(context)
         if invocation.request is None:
             response = dispatch.answer_direct(self.api, invocation.event, self.operation, request_id, deadline)
@@ -108,6 +118,12 @@ class LambdaHandler:
         return response, http_result(response, request_id)
 
 
+def trace_sampled() -> bool:
+    """Whether X-Ray samples this invocation: Lambda writes its decision into `_X_AMZN_TRACE_ID`
+    before each one (`Sampled=1`); an unsampled invocation records nothing."""
+    return "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
+
+
 def make_handler(operation: str | None, api: Api | None = None) -> LambdaHandler:
     return LambdaHandler(operation, api)
 
@@ -116,20 +132,29 @@ class PowertoolsHandler:
     """`LambdaHandler` with Logger, Tracer and Metrics around it (see the module's docstring)."""
 
     def __init__(self, operation: str, api: Api | None = None, logger: Any = None) -> None:
-        from aws_lambda_powertools import Logger, Tracer, single_metric
-        from aws_lambda_powertools.metrics import MetricUnit
+        from aws_lambda_powertools.logging import Logger
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
+        self.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
         self.operation = operation
         self.core = LambdaHandler(operation, api or AwsApi())
-        self.logger = logger or Logger(service=service)
-        self.tracer = Tracer(service=service)
+        self.logger = logger or Logger(service=self.service)
+        self._tracer: Any = None
         self.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE
         self._metric, self._count = single_metric, MetricUnit.Count
 
     @property
     def api(self) -> Api:
         return self.core.api
+
+    @property
+    def tracer(self) -> Any:
+        """The Powertools Tracer, made on first use: it imports the X-Ray SDK even when disabled."""
+        if self._tracer is None:
+            from aws_lambda_powertools.tracing import Tracer
+
+            self._tracer = Tracer(service=self.service, patch_modules=TRACED_MODULES)
+        return self._tracer
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         operation = self.operation
@@ -140,10 +165,14 @@ class PowertoolsHandler:
             request_id=request_id, operation=operation, transport=invocation.transport, user_id=user_id
         )
         try:
-            with self.tracer.provider.in_subsegment(f"## {operation}") as subsegment:
-                subsegment.put_annotation("operation", operation)
+            if self._tracer is None and not trace_sampled():
+                # Nothing of an unsampled trace is recorded: the X-Ray SDK waits for a sampled one.
                 response, result = self.core.respond(invocation, context, request_id)
-                subsegment.put_annotation("code", response.code)
+            else:
+                with self.tracer.provider.in_subsegment(f"## {operation}") as subsegment:
+                    subsegment.put_annotation("operation", operation)
+                    response, result = self.core.respond(invocation, context, request_id)
+                    subsegment.put_annotation("code", response.code)
         finally:
             self.logger.remove_keys(["request_id", "operation", "transport", "user_id"])
         with self._metric(name="Requests", unit=self._count, value=1, namespace=self.namespace) as metric:
