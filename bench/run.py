@@ -25,7 +25,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
-from bench import roundtrips
+from bench import capacity, roundtrips
 
 BACKENDS = list(REGISTRY)
 
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         args.out.write_text(text)
         print(f"wrote {args.out}")
+        capacity.main(["--append", str(args.out)])  # its own section: what a user pays
     return 0
 
 
