@@ -8,12 +8,15 @@ bench/capacity.py bills with.
 from __future__ import annotations
 
 import base64
+import json
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from agent_datastore.core.records import Scope, Write
 from agent_datastore.stores.dynamodb import codec
@@ -169,3 +172,52 @@ def test_concurrent_reads_and_overwrites_count_every_answered_read_once(ds, stor
         thread.join(timeout=300)
     assert not errors
     assert {key: record(ds, key)["accessCount"] for key in keys} == {key: answered[key] for key in keys}
+
+
+class Refuse:
+    """Answers the next `times` requests of `operation` with DynamoDB's error `body`, unsent (the
+    cloud's refusal of a request that meets an item a transaction holds; moto never refuses)."""
+
+    def __init__(self, client: Any, operation: str, times: int, body: dict[str, Any]) -> None:
+        self.left, self.body = times, json.dumps(body).encode("utf-8")
+        client.meta.events.register(f"before-send.dynamodb.{operation}", self)
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        body = self.body
+
+        class Raw:
+            def stream(self, **_: Any) -> Iterator[bytes]:
+                yield body
+
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, Raw())
+
+
+ERRORS = "com.amazonaws.dynamodb.v20120810#"
+
+
+def test_counts_held_by_another_transaction_are_sent_again(ds, store, calls):
+    ds("set_many", items={"a": 1, "b": 2})
+    held = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+    cancelled = {
+        "__type": ERRORS + "TransactionCanceledException",
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+        "CancellationReasons": [{"Code": "None"}, held],
+    }
+    Refuse(store.client, "TransactWriteItems", 2, cancelled)
+    calls.reset()
+    assert ds("get_many", keys=["a", "b"])["values"] == {"a": 1, "b": 2}
+    assert calls.take() == {"BatchGetItem": 1, "TransactWriteItems": 3}
+    assert record(ds, "a")["accessCount"] == 1 and record(ds, "b")["accessCount"] == 1
+
+
+def test_a_get_of_an_item_a_transaction_holds_is_sent_again(ds, store, calls):
+    ds("set", key="a", value=1)
+    locked = {"__type": ERRORS + "TransactionConflictException", "message": "Transaction is ongoing for the item"}
+    Refuse(store.client, "UpdateItem", 2, locked)
+    calls.reset()
+    assert ds("get", key="a")["value"] == 1
+    assert calls.take() == {"UpdateItem": 3}
+    assert record(ds, "a")["accessCount"] == 1

@@ -16,7 +16,7 @@ from typing import Any
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.records import Record, Scope
 from agent_datastore.stores.dynamodb import codec
-from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient, TransactionCancelled
+from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient, ItemLocked, TransactionCancelled
 from agent_datastore.stores.retry import backoff
 from agent_datastore.stores.writeloop import LostRace
 
@@ -24,6 +24,8 @@ EXPIRY_INDEX = "expiry"
 MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction
 MAX_TX_BYTES = 3_500_000  # under the 4 MB transaction limit
 MAX_RACES = 60
+# Attempts of a read's UpdateItem refused because a transaction holds the item (~15 ms each).
+MAX_LOCKED = 8
 LIVE = "(attribute_not_exists(#exp) OR #exp > :now)"
 
 
@@ -233,7 +235,15 @@ class Table:
         params["ReturnValues"] = returns
         if old_on_failure:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return self.call("update_item", **params)
+        attempt = 0
+        while True:
+            try:
+                return self.call("update_item", **params)
+            except ItemLocked:  # a transaction (a write, a get_many's counts) holds it: nothing applied
+                attempt += 1
+                if attempt >= MAX_LOCKED:
+                    raise
+                backoff(attempt, base=0.01)
 
     def track(self, updates: list[dict[str, Any]]) -> list[int]:
         """Apply these `read_action` updates (at most 100) in one TransactWriteItems: all or
