@@ -221,3 +221,20 @@ def test_a_get_of_an_item_a_transaction_holds_is_sent_again(ds, store, calls):
     assert ds("get", key="a")["value"] == 1
     assert calls.take() == {"UpdateItem": 3}
     assert record(ds, "a")["accessCount"] == 1
+
+
+def test_a_refresh_in_get_many_moves_the_chunks_first_then_every_record_at_once(ds, store, user_id, calls, clock):
+    keys = [f"t{i}" for i in range(5)]
+    ds("set_many", items={key: text(8000, i) for i, key in enumerate(keys)}, ttl_seconds=600)
+    clock.advance(100)
+    calls.reset()
+    assert len(ds("get_many", keys=keys, refresh_ttl=True)["values"]) == 5
+    # Records, then their chunks, one TTL move per chunk (concurrently), then one transaction.
+    assert calls.take() == {"BatchGetItem": 2, "UpdateItem": 5, "TransactWriteItems": 1}
+    expires = clock() + 600_000
+    scope = Scope(user_id, "default")
+    for key in keys:
+        item = stored(store, user_id, key)
+        assert int(item["exp"]["N"]) == expires and record(ds, key)["accessCount"] == 1
+        (chunk,) = store.db.batch_get(codec.chunk_keys(scope, key, item)).values()
+        assert int(chunk["ttl"]["N"]) == codec.ttl_seconds(expires)

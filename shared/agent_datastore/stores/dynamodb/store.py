@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -223,16 +225,26 @@ class DynamoDBStore(OptimisticStore[Item]):
         the TTL read). A transaction another one held is sent again, with backoff."""
         updates: dict[str, dict[str, Any]] = {}
         alone: list[str] = []  # to read again on their own (counted, refreshed)
-        for key, record in records.items():
-            after = apply_read(record, reader, now if refresh_ttl else None)
-            if after is record:
-                continue
+        refresh_at = now if refresh_ttl else None
+        reads = {key: (record, apply_read(record, reader, refresh_at)) for key, record in records.items()}
+        reads = {key: (record, after) for key, (record, after) in reads.items() if after is not record}
+
+        def action(key: str) -> dict[str, Any] | LostRace | None:
+            record, after = reads[key]
             try:
-                update = self._read_action(scope, record, found.item(key), after, reader)
-            except LostRace:
+                return self._read_action(scope, record, found.item(key), after, reader)
+            except LostRace as lost:
+                return lost
+
+        # A refresh moves the TTL of each chunk first (an UpdateItem per chunk item): run concurrently.
+        moving = refresh_ttl and any("vn" in found.item(key) for key in reads)
+        with ThreadPoolExecutor(max_workers=16) if moving else nullcontext() as pool:
+            actions = list(pool.map(action, reads) if pool else map(action, reads))
+        for key, update in zip(reads, actions, strict=True):
+            if isinstance(update, LostRace):
                 alone.append(key)
                 continue
-            records[key] = after
+            records[key] = reads[key][1]
             if update is not None:
                 updates[key] = update
         pending = list(updates)
