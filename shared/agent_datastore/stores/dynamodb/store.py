@@ -15,7 +15,11 @@
 Round trips per operation (asserted by tests/aws):
 
 - `get`: one UpdateItem (tracking, `ReturnValues=ALL_NEW`, conditioned on the
-  record existing and not being expired); without tracking one GetItem.
+  record existing and not being expired; an `ADD` of the count); without
+  tracking one GetItem. A value above `codec.INLINE_MAX` (4 KiB) lives in
+  chunk items: one BatchGetItem more. The UpdateItem bills the record item,
+  which holds no large value: a tracked get of 300 KB costs 1 write unit.
+  Refused because a transaction holds the item: sent again, with backoff.
   With `refresh_ttl`: one UpdateItem that also moves `exp`/`ttl` by the TTL
   the item keeps (`ts`/`tm`), tracked or not; a record that keeps no TTL
   costs one more UpdateItem when tracked (the failed condition returns it),
@@ -26,9 +30,15 @@ Round trips per operation (asserted by tests/aws):
   version read and updates the namespace registry in the same transaction.
   A lost race is answered by `ReturnValuesOnConditionCheckFailure`, so a
   retry needs no extra read.
-- `get_many`: BatchGetItem (UnprocessedKeys retried) plus one conditional
-  tracking UpdateItem per returned record, run concurrently; `refresh_ttl`
-  rides on that UpdateItem (untracked: one for each record keeping a TTL).
+- `get_many`: BatchGetItem of the records (UnprocessedKeys retried), one
+  BatchGetItem of the chunks of those that fit the response, and the counts
+  of all of them in one TransactWriteItems per 100 records (each an `ADD`
+  conditioned on the record's creation time and version, so an overwrite
+  meanwhile keeps the count): 100 keys in at most 3 round trips. A record
+  deleted meanwhile cancels the transaction, which is sent again without it
+  (that key read on its own); one another transaction holds, sent again.
+  `refresh_ttl` rides on the same transaction (untracked: the records that
+  keep a TTL), after one UpdateItem per chunk of the chunked ones.
 - `set_many`: BatchGetItem plus one TransactWriteItems per 99 items (the
   100th action is the registry update); all items are validated first.
 - `list_keys`: Query pages; `list_namespaces` / `stats`: a Query of the
@@ -36,8 +46,10 @@ Round trips per operation (asserted by tests/aws):
   user's registry entries, never a table scan; `clear`: Query + one
   TransactWriteItems per 99 keys, resumable at the deadline.
 
-Values of more than 360 kB (after zlib) are split into chunk items written
-before the record that names them; see `codec`.
+Values of more than 4 KiB (after zlib) are kept in chunk items written
+before the record that names them, so the record item stays small; see `codec`.
+A write of such values adds one BatchWriteItem per 25 chunks before its
+transaction, and an overwrite one deleting the replaced chunks after it.
 """
 
 from __future__ import annotations
