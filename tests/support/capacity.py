@@ -225,30 +225,32 @@ class FirestoreMeter(
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Billed Firestore document reads and writes of the RPCs sent on a channel."""
+    """Billed Firestore document reads and writes of the RPCs sent on a channel; the RPCs
+    themselves are counted by the suite's `RpcCounter` (tests/contract/backends/firestore.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rpcs: Callable[[], int]) -> None:
         self.reads = 0
         self.writes = 0
-        self.rpcs = 0
+        self._rpcs = rpcs
+        self._rpcs_taken = 0
         self._lock = threading.Lock()
 
-    def _add(self, reads: int = 0, writes: int = 0, rpcs: int = 0) -> None:
+    def _add(self, reads: int = 0, writes: int = 0) -> None:
         with self._lock:
             self.reads += reads
             self.writes += writes
-            self.rpcs += rpcs
 
     def take(self) -> tuple[int, int, int]:
         """(document reads, document writes, RPCs) since the last take."""
+        rpcs = self._rpcs()
         with self._lock:
-            taken = (self.reads, self.writes, self.rpcs)
-            self.reads = self.writes = self.rpcs = 0
+            taken = (self.reads, self.writes, rpcs - self._rpcs_taken)
+            self.reads = self.writes = 0
+            self._rpcs_taken = rpcs
         return taken
 
     def _intercept(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         method = str(details.method).rsplit("/", 1)[-1]
-        self._add(rpcs=1)
         if method in ("Commit", "BatchWrite"):
             self._add(writes=len(request.writes))
         elif method == "RunAggregationQuery":
@@ -301,11 +303,14 @@ def firestore_meter() -> Iterator[FirestoreMeter]:
     """Meter every Firestore client that opens its (emulator) channel inside this block."""
     from unittest import mock
 
-    meter = FirestoreMeter()
-    insecure_channel = grpc.insecure_channel
+    from tests.contract.backends.firestore import counting_rpcs
 
-    def metered_channel(*args: Any, **kwargs: Any) -> grpc.Channel:
-        return grpc.intercept_channel(insecure_channel(*args, **kwargs), meter)
+    with counting_rpcs() as counter:
+        meter = FirestoreMeter(lambda: counter.total)
+        counted_channel = grpc.insecure_channel
 
-    with mock.patch.object(grpc, "insecure_channel", metered_channel):
-        yield meter
+        def metered_channel(*args: Any, **kwargs: Any) -> grpc.Channel:
+            return grpc.intercept_channel(counted_channel(*args, **kwargs), meter)
+
+        with mock.patch.object(grpc, "insecure_channel", metered_channel):
+            yield meter
