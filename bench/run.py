@@ -144,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         args.out.write_text(text)
         print(f"wrote {args.out}")
+        if "firestore" in results:  # its own section, after the table above
+            from bench import scale_firestore
+
+            print("benchmarking firestore at scale ...", flush=True)
+            scale_firestore.replace_section(args.out, scale_firestore.run(rounds=5))
         capacity.main(["--append", str(args.out)])  # its own section: what a user pays
     return 0
 

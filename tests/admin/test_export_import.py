@@ -89,3 +89,67 @@ def test_import_replaces_a_newer_stored_record_verbatim(source, target):
     assert snapshot(target, ["alice"]) == snapshot(source, ["alice"])
     (runs,) = [r for r in target.scan("alice", "stats")]
     assert runs == replace(runs, value_json="3", version=1)
+
+
+GOOD = {
+    "userId": "u",
+    "namespace": "n",
+    "key": "k",
+    "value": 1,
+    "createdAt": "2026-11-30T12:00:00.000Z",
+    "updatedAt": "2026-11-30T12:00:00.000Z",
+}
+
+
+def test_a_rejected_line_names_its_number_and_the_field_at_fault(target):
+    def bad(**change: object) -> str:
+        return json.dumps({name: value for name, value in {**GOOD, **change}.items() if value != "<absent>"})
+
+    lines = [
+        bad(createdAt="<absent>"),
+        '{"userId": "u",',
+        "[1, 2]",
+        bad(version="2"),
+        bad(key=7),
+        bad(updatedAt="yesterday"),
+        bad(accessCount=True),
+        bad(metadata=[1]),
+        bad(ttlSeconds=0),
+        bad(key="ok"),
+    ]
+    result = operations.import_ndjson(target, io.StringIO("\n".join(lines) + "\n"))
+    assert result.imported == 1
+    assert result.errors == [
+        "line 1: missing field 'createdAt'",
+        "line 2: not JSON (Expecting property name enclosed in double quotes at column 16)",
+        "line 3: a line must be a JSON object, not an array",
+        "line 4: field 'version' must be an integer or null, not a string",
+        "line 5: field 'key' must be a string, not an integer",
+        "line 6: field 'updatedAt' is not an RFC 3339 timestamp: 'yesterday'",
+        "line 7: field 'accessCount' must be an integer or null, not a boolean",
+        "line 8: field 'metadata' must be an object or null, not an array",
+        "line 9: ttlSeconds must be a positive integer, not 0",
+    ]
+
+
+def test_the_import_command_prints_the_rejected_line_and_field(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text(json.dumps({**GOOD, "createdAt": None}) + "\n" + json.dumps(GOOD) + "\n", encoding="utf-8")
+    env = {**os.environ, "STORE_BACKEND": "sqlite", "SQLITE_PATH": str(tmp_path / "s.sqlite3")}
+    run = subprocess.run(
+        [sys.executable, "-m", "agent_datastore", "admin", "import", str(dump)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout.splitlines() == [
+        "imported 1, unchanged 0, skipped 0",
+        "rejected: line 1: field 'createdAt' must be a string, not null",
+    ]

@@ -54,3 +54,19 @@ def test_the_root_points_to_docs_ui_and_openapi() -> None:
         for name, path in (("docs", "/docs"), ("ui", "/ui"), ("openapi", "/openapi.json")):
             assert links[name] == f"{server.url}{path}"
             assert httpx.get(links[name]).status_code == 200
+
+
+def test_every_member_of_every_request_is_described() -> None:
+    with running_server() as server:
+        spec = httpx.get(f"{server.url}/openapi.json").json()
+        page = html.unescape(httpx.get(f"{server.url}/docs").text)
+    undescribed = []
+    for path, item in spec["paths"].items():
+        name = item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for member, detail in spec["components"]["schemas"][name]["properties"].items():
+            description = str(detail.get("description", "")).strip()
+            if not description:
+                undescribed.append(f"{path} {member}")
+            else:
+                assert description in page, (path, member)
+    assert undescribed == []

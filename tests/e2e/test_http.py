@@ -267,3 +267,9 @@ def test_kept_alive_requests_are_not_held_back_by_delayed_acks(http):
         post(http, "get", {"key": "fast", "track_access": False})
     # 20 round trips; with Nagle + delayed ACK each took ~40 ms.
     assert (time.perf_counter() - started) / 20 < 0.02
+
+
+@pytest.mark.parametrize("body", [b"", b"  \r\n"])
+def test_an_empty_body_is_named_as_such(http, body):
+    error = assert_error(http.request("POST", "/v1/get", content=body), 400, "invalid_json")
+    assert error["message"].startswith("request body is empty")

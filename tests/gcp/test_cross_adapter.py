@@ -41,6 +41,15 @@ CASES = [
         AUTH,
     ),
     (
+        # 2.1 million characters, 6.3 MB of UTF-8: the contract's limit is in bytes.
+        "payload-too-large-in-bytes",
+        "set",
+        "POST",
+        "/v1/set",
+        b'{"key": "a", "value": "' + "\u00e9".encode() * (3 * 1024 * 1024 + 1) + b'"}',
+        AUTH,
+    ),
+    (
         "too-many-keys",
         "get_many",
         "POST",
@@ -141,3 +150,11 @@ def test_the_cases_cover_the_contracts_transport_errors():
         "too_many_keys",
         "invalid_cursor",
     } <= codes
+
+
+def test_the_body_limit_counts_bytes_not_characters():
+    case = next(case for case in CASES if case[0] == "payload-too-large-in-bytes")
+    assert len(case[4].decode("utf-8")) < 6 * 1024 * 1024 < len(case[4])
+    for answer in (aws_answer, gcp_answer):
+        status, body, _ = answer(*case[1:])
+        assert (status, body["error"]["code"]) == (413, "payload_too_large")

@@ -169,3 +169,25 @@ def test_async_client_over_direct_invocation(api: Api) -> None:
             return await store.get("k"), keys, await cache.get_all(), await store.list_namespaces()
 
     assert asyncio.run(scenario()) == ([1], ["a", "b"], {"a": 1, "b": 2}, ["cache", "default"])
+
+
+def test_an_unreachable_lambda_endpoint_names_the_url_and_the_function() -> None:
+    import boto3
+    from botocore.config import Config
+
+    from agent_datastore_sdk import ConnectionFailed
+    from tests.servers import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    client = boto3.client(
+        "lambda",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        endpoint_url=endpoint,
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+    transport = LambdaTransport("u", client=client, function_prefix="prod-ds-", retry=FAST)
+    with DataStore(transport=transport) as store, pytest.raises(ConnectionFailed) as raised:
+        store.get("k")
+    assert endpoint in str(raised.value) and "prod-ds-get" in str(raised.value)

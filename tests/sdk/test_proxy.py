@@ -213,3 +213,24 @@ def test_the_proxy_refuses_a_non_loopback_address_and_missing_credentials() -> N
         assert result.returncode == 2, result.stderr
         assert "error:" in result.stderr
     assert hostname_ip  # the loopback check does not depend on name resolution
+
+
+def test_the_proxy_warns_at_start_when_the_upstream_has_authentication_off(server: Any, user_id: str) -> None:
+    from tests.support.server import running_server
+
+    with (
+        running_server(env={"DATASTORE_AUTH": "none", "STORE_BACKEND": "sqlite"}) as open_server,
+        running_proxy(open_server.url, "--user", "alice", "--agent", "a") as proxy,
+    ):
+        warning = proxy.output().split("listening on")[0]
+        assert "AUTHENTICATION OFF" in warning and open_server.url in warning
+        assert "acts as user 'local', NOT as user 'alice'" in warning
+        with DataStore(proxy.url) as sandbox:  # what the warning is about
+            sandbox.set("k", 1)
+            record = sandbox.get_record("k")
+            assert record is not None and record.user_id == "local"
+    # Not a word of it in front of a server that checks the token, nor one that cannot be asked.
+    with running_proxy(server.url, "--user", user_id, "--agent", "a") as proxy:
+        assert "AUTHENTICATION OFF" not in proxy.output()
+    with running_proxy(f"http://127.0.0.1:{free_port()}", "--token", "t") as proxy:
+        assert "AUTHENTICATION OFF" not in proxy.output()

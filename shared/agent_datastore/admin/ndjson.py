@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from agent_datastore.core.records import Record
+from agent_datastore.core.records import Record, parse_ts
 
 Position = tuple[str, str, str]  # (user_id, namespace, key) of the last record written
 
@@ -47,20 +47,76 @@ def resume_file(path: str) -> Position | None:
         lines = data[:end].splitlines()
     if not lines:
         return None
-    return position(Record.from_dict(json.loads(lines[-1])))
+    return position(parse_line(lines[-1].decode("utf-8")))
+
+
+class BadLine(ValueError):
+    """A line that is not one exported record; the message names the field and what is wrong."""
+
+
+# Members of an exported record: JSON types each may have (None: may be null or absent).
+_TEXT = ("userId", "namespace", "key")
+_TIMES = ("createdAt", "updatedAt")
+_OPTIONAL: dict[str, tuple[type, ...]] = {
+    "metadata": (dict,),
+    "createdByAgent": (str,),
+    "lastAccessedByAgent": (str,),
+    "accessCount": (int,),
+    "version": (int,),
+    "expiresAt": (str,),
+    "ttlSeconds": (int,),
+}
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    for kind, name in _JSON_TYPES.items():
+        if isinstance(value, kind):
+            return name
+    return "a number"
+
+
+def parse_line(line: str) -> Record:
+    """One NDJSON line as a record, or `BadLine` naming the field at fault."""
+    try:
+        data = json.loads(line.rstrip("\r\n"))
+    except ValueError as exc:
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise BadLine(f"not JSON ({detail})") from None
+    if not isinstance(data, dict):
+        raise BadLine(f"a line must be a JSON object, not {_json_type(data)}")
+    for name in (*_TEXT, *_TIMES):
+        if name not in data:
+            raise BadLine(f"missing field {name!r}")
+        if not isinstance(data[name], str):
+            raise BadLine(f"field {name!r} must be a string, not {_json_type(data[name])}")
+    for name, kinds in _OPTIONAL.items():
+        value = data.get(name)
+        wrong = value is not None and (not isinstance(value, kinds) or (kinds == (int,) and isinstance(value, bool)))
+        if wrong:
+            raise BadLine(f"field {name!r} must be {_JSON_TYPES[kinds[0]]} or null, not {_json_type(value)}")
+    for name in (*_TIMES, "expiresAt"):
+        if data.get(name) is not None:
+            try:
+                parse_ts(data[name])
+            except ValueError:
+                raise BadLine(f"field {name!r} is not an RFC 3339 timestamp: {data[name][:40]!r}") from None
+    try:
+        return Record.from_dict(data)
+    except (ValueError, KeyError, TypeError) as exc:  # a rule of the record itself (e.g. ttlSeconds < 1)
+        raise BadLine(str(exc)) from None
 
 
 def read_records(lines: Iterable[str]) -> Iterator[tuple[int, Record | Exception]]:
-    """(line number, record or the error that line gave); blank lines are skipped."""
+    """(line number, record or the `BadLine` that line gave); blank lines are skipped."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-            if not isinstance(data, dict):
-                raise ValueError("a line must be a JSON object")
-            yield number, Record.from_dict(data)
-        except (ValueError, KeyError, TypeError) as exc:
+            yield number, parse_line(line)
+        except BadLine as exc:
             yield number, exc
 
 

@@ -96,6 +96,16 @@ class ExportResult:
         }
 
 
+def live_records(
+    store: Store, *, user_id: str | None = None, namespace: str | None = None, now: int | None = None
+) -> int:
+    """Live records of a selection as the namespace registry counts them (`stats`: no scan), the
+    total for a progress bar; expired records not yet swept are stored too and come on top."""
+    now = now_ms() if now is None else now
+    users = [user_id] if user_id is not None else sorted_users(store)
+    return sum(row.keys for user in users for row in store.stats(user, namespace=namespace, now=now))
+
+
 def export(store: Store, out: IO[str], *, tick: Tick = _noop, **selection: Any) -> ExportResult:
     result = ExportResult()
     for record in iter_records(store, **selection):
@@ -150,11 +160,19 @@ def import_ndjson(store: Store, lines: Iterable[str], *, tick: Tick = _noop) -> 
 
 
 def import_gofannon(
-    store: Store, text: str, *, user_map: dict[str, str] | None = None, tick: Tick = _noop
+    store: Store,
+    text: str,
+    *,
+    user_map: dict[str, str] | None = None,
+    tick: Tick = _noop,
+    counted: Callable[[int], None] = _noop,
 ) -> ImportResult:
+    """`counted` is told how many documents there are before the first is imported."""
     result = ImportResult()
     now = now_ms()
-    for number, doc in enumerate(gofannon.documents(text), 1):
+    docs = list(gofannon.documents(text))
+    counted(len(docs))
+    for number, doc in enumerate(docs, 1):
         try:
             record = gofannon.to_record(doc, user_map=user_map, now=now)
         except gofannon.Skipped:

@@ -140,10 +140,27 @@ Metadata = Annotated[
     Field(description="JSON object ≤ 16 KiB, merged at the top level; a member given as null is removed"),
 ]
 Prefix = Annotated[str, BeforeValidator(_check_prefix), Field(description="literal prefix of UTF-8 bytes")]
-TtlSeconds = Annotated[StrictInt | None, Field(ge=1, le=MAX_TTL_SECONDS, description="1 - 31,536,000 seconds")]
+TtlSeconds = Annotated[
+    StrictInt | None,
+    Field(
+        ge=1,
+        le=MAX_TTL_SECONDS,
+        description="expire this many seconds after this write (1 - 31,536,000); absent: never",
+    ),
+]
 IfVersion = Annotated[StrictInt | None, Field(ge=0, description="write only at this version; 0: only if absent")]
-Limit = Annotated[StrictInt | None, Field(ge=1, le=MAX_PAGE)]
-Cursor = Annotated[str | None, BeforeValidator(_check_cursor)]
+Limit = Annotated[
+    StrictInt | None, Field(ge=1, le=MAX_PAGE, description=f"keys per page, 1-{MAX_PAGE}; default {MAX_PAGE}")
+]
+Cursor = Annotated[
+    str | None,
+    BeforeValidator(_check_cursor),
+    Field(description="the next_cursor of the previous page (same namespace); absent: the first page"),
+]
+TrackAccess = Annotated[
+    StrictBool | None,
+    Field(description="false: this read does not count (accessCount and lastAccessedByAgent stay); default true"),
+]
 
 
 class Request(BaseModel):
@@ -162,8 +179,11 @@ RefreshTtl = Annotated[
 
 class GetRequest(NamespacedRequest):
     key: Key
-    include_record: StrictBool | None = None
-    track_access: StrictBool | None = None
+    include_record: Annotated[
+        StrictBool | None,
+        Field(description="add the full record (metadata, agents, access count, times, version) after this read"),
+    ] = None
+    track_access: TrackAccess = None
     refresh_ttl: RefreshTtl = None
 
 
@@ -184,12 +204,18 @@ class ListKeysRequest(NamespacedRequest):
     prefix: Prefix = ""
     limit: Limit = None
     cursor: Cursor = None
-    include_values: StrictBool | None = None
+    include_values: Annotated[
+        StrictBool | None,
+        Field(description="each key's value under `values` (counts as a read; a page may then hold fewer keys)"),
+    ] = None
     include_records: Annotated[
         StrictBool | None,
         Field(description="each key's full record under `records` (not counted as a read); `values` is left out"),
     ] = None
-    track_access: StrictBool | None = None
+    track_access: Annotated[
+        StrictBool | None,
+        Field(description="with include_values: false leaves the reads of the page uncounted; default true"),
+    ] = None
     refresh_ttl: Annotated[
         StrictBool | None,
         Field(description="with include_records or include_values: refresh the TTL of each record on the page"),
@@ -206,7 +232,7 @@ class ClearRequest(NamespacedRequest):
 
 class GetManyRequest(NamespacedRequest):
     keys: Annotated[list[str], BeforeValidator(check_keys), Field(description="at most 100 keys")]
-    track_access: StrictBool | None = None
+    track_access: TrackAccess = None
     refresh_ttl: RefreshTtl = None
 
 
@@ -218,12 +244,19 @@ class SetManyRequest(NamespacedRequest):
 
 class IncrementRequest(NamespacedRequest):
     key: Key
-    by: StrictInt | StrictFloat | None = 1
+    by: Annotated[
+        StrictInt | StrictFloat | None,
+        Field(description="number to add (negative subtracts); default 1; a missing key starts at 0"),
+    ] = 1
     ttl_seconds: TtlSeconds = None
 
 
 class StatsRequest(Request):
-    namespace: Annotated[str | None, BeforeValidator(lambda v: v if v is None else check_namespace(v))] = None
+    namespace: Annotated[
+        str | None,
+        BeforeValidator(lambda v: v if v is None else check_namespace(v)),
+        Field(description="only this namespace; absent: every namespace holding live keys"),
+    ] = None
 
 
 RequestT = TypeVar("RequestT", bound=Request)

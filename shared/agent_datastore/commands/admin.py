@@ -82,19 +82,48 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False) if args.json else text)
 
 
+class Bar:
+    """A progress bar's handle: `bar(n)` after n more items; `bar.total(n)` once the total is known.
+    A total from the registry counts live records only; an export or copy also carries expired ones
+    not yet swept, so the total grows to what is done rather than show more done than there is."""
+
+    def __init__(self, progress: Any = None, task: Any = None) -> None:
+        self.progress, self.task = progress, task
+
+    def __call__(self, n: int) -> None:
+        if self.progress is None:
+            return
+        self.progress.advance(self.task, n)
+        done = self.progress.tasks[self.task].completed
+        total = self.progress.tasks[self.task].total
+        if total is not None and done > total:
+            self.progress.update(self.task, total=done)
+
+    def total(self, n: int | None) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, total=n)
+
+
 @contextmanager
-def progress(args: argparse.Namespace, label: str, total: int | None = None) -> Iterator[Any]:
-    """A rich progress bar on standard error (none with --json); yields tick(n)."""
+def progress(args: argparse.Namespace, label: str, total: int | None = None) -> Iterator[Bar]:
+    """A rich progress bar on standard error (none with --json), M/N when the total is known."""
     if args.json:
-        yield lambda _: None
+        yield Bar()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = [SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield Bar(bar, bar.add_task(label, total=total))
+
+
+def counted_lines(path: str) -> int | None:
+    """Non-blank lines of a file (the records an NDJSON import will read); None for standard input."""
+    if path == "-":
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -165,7 +194,9 @@ def run_export(args: argparse.Namespace) -> int:
     store = open_store(args)
     out = sys.stdout if args.output == "-" else open(args.output, "a" if args.resume else "w", encoding="utf-8")  # noqa: SIM115
     try:
-        with progress(args, "exporting") as tick:
+        # Resuming: the registry cannot say how many are left after the position.
+        total = None if after else operations.live_records(store, user_id=args.user, namespace=args.namespace)
+        with progress(args, "exporting", total) as tick:
             result = operations.export(store, out, tick=tick, user_id=args.user, namespace=args.namespace, after=after)
     finally:
         if out is not sys.stdout:
@@ -184,10 +215,13 @@ def run_import(args: argparse.Namespace) -> int:
     store = open_store(args)
     handle = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     try:
-        with progress(args, "importing") as tick:
+        total = None if args.format == "gofannon" else counted_lines(args.input)
+        with progress(args, "importing", total) as tick:
             if args.format == "gofannon":
                 user_map = dict(item.split("=", 1) for item in args.user_map)
-                result = operations.import_gofannon(store, handle.read(), user_map=user_map, tick=tick)
+                result = operations.import_gofannon(
+                    store, handle.read(), user_map=user_map, tick=tick, counted=tick.total
+                )
             else:
                 result = operations.import_ndjson(store, handle, tick=tick)
     finally:
@@ -208,7 +242,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     source = open_store(args)
     env = {**os.environ, **dict(item.split("=", 1) for item in args.to_env)}
     target = open_store(argparse.Namespace(backend=args.to_backend), env)
-    with progress(args, f"{source.name} -> {target.name}") as tick:
+    with progress(args, f"{source.name} -> {target.name}", operations.live_records(source)) as tick:
         result = operations.migrate(source, target, tick=tick)
     text = f"copied {result['copied']} records of {result['users']} users; " + (
         f"verified: counts and checksums match ({result['checksum'][:16]}...)"

@@ -60,6 +60,25 @@ def _credential(args: argparse.Namespace) -> Any:
     return StaticToken(token)
 
 
+def warn_if_upstream_auth_off(upstream: str, user: str | None) -> None:
+    """A server with authentication off ignores the injected credential: say so before serving."""
+    from agent_datastore.edges.auth import LOCAL_USER
+    from agent_datastore.edges.local.proxy import upstream_auth_off
+
+    if upstream_auth_off(upstream) is not True:
+        return
+    meant = f"user {user!r}" if user else "the token's user"
+    banner = "!" * 72
+    print(
+        f"{banner}\n!!! WARNING: {upstream} has AUTHENTICATION OFF (DATASTORE_AUTH=none): it answers\n"
+        f"!!! without any credential and ignores the one this proxy injects. Every request\n"
+        f"!!! acts as user {LOCAL_USER!r}, NOT as {meant}. Start the server with\n"
+        f"!!! DATASTORE_AUTH=token (and the same DATASTORE_TOKEN_SECRET) to act as {meant}.\n{banner}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from agent_datastore.core.limits import MAX_BODY_BYTES
     from agent_datastore.edges.local.httpbase import serve_until_signalled
@@ -89,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     server = SandboxProxy((host, port), config)
+    warn_if_upstream_auth_off(config.upstream, args.user)
     print(
         f"agent-datastore proxy listening on http://{host}:{server.server_address[1]} -> {config.upstream}",
         flush=True,

@@ -48,6 +48,8 @@ def loads(data: bytes | str) -> Any:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidJson("request body is not valid UTF-8") from exc
+    if not data.strip():
+        raise InvalidJson("request body is empty: send a JSON object ({} for no arguments)")
     try:
         return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int)
     except _NonFinite as exc:

@@ -77,15 +77,8 @@ def answer_direct(api: Api, event: Any, operation: str | None, request_id: str, 
 
 
 def _too_large(body: bytes) -> bool:
-    # The contract's limit is in bytes, but AWS and Google Cloud have always measured a
-    # UTF-8 text body in characters (the local server refuses the bytes before reading).
-    # Kept so that every answer stays as it was until that is changed on purpose.
-    if len(body) <= MAX_BODY_BYTES:
-        return False
-    try:
-        return len(body.decode("utf-8")) > MAX_BODY_BYTES
-    except UnicodeDecodeError:
-        return True
+    """The contract's limit is in bytes (API.md section 3), on every transport."""
+    return len(body) > MAX_BODY_BYTES
 
 
 def _call(

@@ -25,7 +25,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
+import logging
+import os
+import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -42,6 +47,84 @@ from agent_datastore.edges.http import JSON_CONTENT_TYPE, GatewayClaims, HttpReq
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GATEWAY_HEADERS = ("x-forwarded-authorization", "x-apigateway-api-userinfo")
+
+# -- logs as Cloud Logging reads them ----------------------------------------------------
+
+# What Cloud Logging should attach to the log lines of the request being served: its
+# request id and trace fields (set by `gcp_handler` around each request).
+REQUEST_LOG: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("gcp_request_log", default=None)
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/(\d{1,20}))?(?:;o=([01]))?")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def trace_fields(headers: Mapping[str, str], project: str | None) -> dict[str, Any]:
+    """`logging.googleapis.com/trace` (and span, sampled) from `X-Cloud-Trace-Context`, else
+    W3C `traceparent`; nothing when neither is well formed or the project is unknown (Cloud
+    Logging links a trace only by its full name, projects/<project>/traces/<id>)."""
+    trace = span = None
+    sampled = False
+    cloud = _CLOUD_TRACE.fullmatch(headers.get("x-cloud-trace-context", "").strip())
+    parent = _TRACEPARENT.fullmatch(headers.get("traceparent", "").strip())
+    if cloud:
+        trace, sampled = cloud.group(1).lower(), cloud.group(3) == "1"
+        span = f"{int(cloud.group(2)) % 2**64:016x}" if cloud.group(2) else None
+    elif parent:
+        trace, span, sampled = parent.group(1), parent.group(2), int(parent.group(3), 16) & 1 == 1
+    if not project or trace is None or not _TRACE_ID.fullmatch(trace) or trace == "0" * 32:
+        return {}
+    fields: dict[str, Any] = {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace}"}
+    if span:
+        fields["logging.googleapis.com/spanId"] = span
+    fields["logging.googleapis.com/trace_sampled"] = sampled
+    return fields
+
+
+SEVERITY = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "ERROR": "ERROR", "CRITICAL": "CRITICAL"}
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    """One JSON object a line, which Cloud Logging reads from a function's output as a structured
+    entry: `severity`, `message` (the log call's own text, with the traceback of an exception; no
+    request values are logged), the logger, and for a line written while a request is served its
+    request id (a label) and trace."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{self.formatException(record.exc_info)}"  # Error Reporting reads it
+        entry: dict[str, Any] = {
+            "severity": SEVERITY.get(record.levelname, "DEFAULT"),
+            "message": message,
+            "logger": record.name,
+        }
+        entry.update(REQUEST_LOG.get() or {})
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (as logging's own last resort does)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def use_cloud_logging() -> None:
+    """Log `agent_datastore.*` to standard error as Cloud Logging's structured JSON (once)."""
+    logger = logging.getLogger("agent_datastore")
+    if any(isinstance(handler.formatter, CloudLoggingFormatter) for handler in logger.handlers):
+        return
+    handler = _StandardError()
+    handler.setFormatter(CloudLoggingFormatter())
+    logger.addHandler(handler)
+    level = os.environ.get("LOG_LEVEL")
+    if level:
+        logger.setLevel(level.upper())
 
 
 def request_id(headers: Mapping[str, str]) -> str:
@@ -115,18 +198,32 @@ def gcp_handler(operation: str | None, api: Api | None = None) -> Callable[[Any]
     A plain function: functions-framework takes nothing else as a target.
     """
     shared = api or FunctionsApi()
+    use_cloud_logging()
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")
 
     def handle(request: Any) -> tuple[str, int, dict[str, str]]:
         headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
         rid = request_id(headers)
-        body: bytes = request.get_data(cache=False)
-        if direct_caller(headers, shared.settings.direct_callers) is not None and request.method == "POST":
-            return _direct(shared, operation, body, rid)
-        neutral = http_request(request.method, request.path, headers, body)
-        response = dispatch.answer_http(shared, neutral, operation, rid)
-        return response.encoded_body(), response.status, response.http_headers(rid)
+        context = REQUEST_LOG.set(
+            {"logging.googleapis.com/labels": {"request_id": rid}, **trace_fields(headers, project)}
+        )
+        try:
+            return _answer(shared, operation, request, headers, rid)
+        finally:
+            REQUEST_LOG.reset(context)
 
     return handle
+
+
+def _answer(
+    shared: Api, operation: str | None, request: Any, headers: dict[str, str], rid: str
+) -> tuple[str, int, dict[str, str]]:
+    body: bytes = request.get_data(cache=False)
+    if direct_caller(headers, shared.settings.direct_callers) is not None and request.method == "POST":
+        return _direct(shared, operation, body, rid)
+    neutral = http_request(request.method, request.path, headers, body)
+    response = dispatch.answer_http(shared, neutral, operation, rid)
+    return response.encoded_body(), response.status, response.http_headers(rid)
 
 
 def _direct(api: Api, operation: str | None, body: bytes, rid: str) -> tuple[str, int, dict[str, str]]:

@@ -2,7 +2,10 @@
 
 `counting_rpcs()` counts the RPCs a store sends (tests/gcp/test_round_trips.py,
 bench/roundtrips.py) with a gRPC client interceptor on the channel, so the
-store itself carries no counter.
+store itself carries no counter. The same interceptor counts the document
+writes of every acknowledged Commit by document path (tests/gcp/test_scale.py,
+bench/scale_firestore.py): the emulator does not enforce Firestore's sustained
+rate of about one write per second per document, so the suite counts instead.
 """
 
 from __future__ import annotations
@@ -53,20 +56,29 @@ class RpcCounter(
     grpc.StreamStreamClientInterceptor,
 ):
     """Counts the RPCs sent on a channel by method, named as the SDK's GAPIC client names them
-    (`/google.firestore.v1.Firestore/BatchGetDocuments` -> `batch_get_documents`)."""
+    (`/google.firestore.v1.Firestore/BatchGetDocuments` -> `batch_get_documents`), and the
+    document writes of the Commits that succeeded, by path relative to the database
+    (`DocumentReference.path`: `root/u.../namespaces/n...`)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def _count(self, details: grpc.ClientCallDetails) -> None:
+    def _count(self, details: grpc.ClientCallDetails) -> str:
         method = re.sub(r"(?<!^)(?=[A-Z])", "_", str(details.method).rsplit("/", 1)[-1]).lower()
         with self._lock:
             self.calls[method] += 1
+        return method
 
     def _intercept(self, continuation: Callable[..., Any], details: Any, request_or_iterator: Any) -> Any:
-        self._count(details)
-        return continuation(details, request_or_iterator)
+        method = self._count(details)
+        response = continuation(details, request_or_iterator)
+        if method == "commit" and response.exception() is None:
+            paths = [written_path(write) for write in request_or_iterator.writes]
+            with self._lock:
+                self.writes.update(paths)
+        return response
 
     intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _intercept
 
@@ -78,6 +90,18 @@ class RpcCounter(
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self.calls)
+
+    def writes_snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.writes)
+
+
+def written_path(write: Any) -> str:
+    """The document a `google.firestore.v1.Write` (a proto-plus message) writes, relative to the database."""
+    pb = type(write).pb(write)
+    operation = pb.WhichOneof("operation")
+    name = pb.update.name if operation == "update" else pb.delete if operation == "delete" else pb.transform.document
+    return str(name).split("/documents/", 1)[1]
 
 
 @contextmanager

@@ -289,3 +289,18 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"--listen takes HOST:PORT, not {listen!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def upstream_auth_off(upstream: str, timeout: float = 3.0) -> bool | None:
+    """Whether the upstream is an agent-datastore server with DATASTORE_AUTH=none, which ignores
+    the token the proxy injects and acts as its default user. Read from its /openapi.json (no
+    security scheme there means no credential is asked for); None when the upstream publishes
+    no such document (a deployed API) or cannot be reached (the proxy reports that per request)."""
+    try:
+        document = httpx.get(f"{upstream.rstrip('/')}/openapi.json", timeout=timeout).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    info = document.get("info") if isinstance(document, dict) else None
+    if not isinstance(info, dict) or info.get("title") != "Agent Data Store":
+        return None
+    return "security" not in document

@@ -1,1 +1,2 @@
-"""The Firestore backend (docs/gcp.md): one collection, order-preserving document ids, split values."""
+"""The Firestore backend (docs/gcp.md): one collection, order-preserving document ids, split values,
+the namespace registry in key-hashed shards (docs/scale.md)."""

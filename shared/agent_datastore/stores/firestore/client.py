@@ -93,13 +93,31 @@ class FirestoreClient:
                 raise
             raise mapped from exc
 
-    def read(self, refs: list[Any], tx: Any = None, fields: list[str] | None = None) -> dict[str, Data]:
-        """Existing documents by path: one BatchGetDocuments."""
+    def read(
+        self,
+        refs: list[Any],
+        tx: Any = None,
+        fields: list[str] | None = None,
+        enough: Callable[[str, Data | None], bool] | None = None,
+    ) -> dict[str, Data]:
+        """Existing documents by path: one BatchGetDocuments. With `enough`, called with each
+        document as it arrives (None: missing), the stream is cancelled once it answers True
+        and the documents not yet received are not read."""
+        found: dict[str, Data] = {}
         if not refs:
-            return {}
+            return found
         with self.sdk():
             snaps = self.raw.get_all(refs, field_paths=fields, transaction=tx)
-            return {snap.reference.path: snap.to_dict() or {} for snap in snaps if snap.exists}
+            try:
+                for snap in snaps:
+                    data = (snap.to_dict() or {}) if snap.exists else None
+                    if data is not None:
+                        found[snap.reference.path] = data
+                    if enough is not None and enough(snap.reference.path, data):
+                        break
+            finally:
+                snaps.close()
+        return found
 
     def stream(self, query: Any) -> list[Any]:
         """Every document `query` yields: one RunQuery."""

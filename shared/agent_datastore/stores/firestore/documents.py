@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.records import Record, Scope, record_from_fields
 from agent_datastore.stores.firestore.client import Data, FirestoreClient
-from agent_datastore.stores.firestore.layout import namespace_doc_id, prefix_range, unpack_value, user_doc_id
+from agent_datastore.stores.firestore.layout import (
+    namespace_doc_id,
+    prefix_range,
+    shard_doc_id,
+    shard_range,
+    unpack_value,
+    user_doc_id,
+)
 
 T = TypeVar("T")
 
@@ -33,9 +40,29 @@ class Documents:
     def user(self, user_id: str) -> Any:
         return self.firestore.raw.collection(self.collection).document(user_doc_id(user_id))
 
+    def namespaces(self, user_id: str) -> Any:
+        """The user's registry: the shards of every namespace's entry."""
+        return self.user(user_id).collection("namespaces")
+
     def registry(self, scope: Scope) -> Any:
-        """The scope's namespace registry entry."""
-        return self.user(scope.user_id).collection("namespaces").document(namespace_doc_id(scope.namespace))
+        """Shard 0 of the scope's registry entry: the document a whole entry was before the
+        shards, and the parent of the namespace's records."""
+        return self.namespaces(scope.user_id).document(namespace_doc_id(scope.namespace))
+
+    def shard(self, scope: Scope, index: int) -> Any:
+        return self.namespaces(scope.user_id).document(shard_doc_id(scope.namespace, index))
+
+    def shards(self, scope: Scope) -> Any:
+        """The query of the scope's registry shards (shard 0 first)."""
+        from google.cloud.firestore import FieldFilter
+
+        collection = self.namespaces(scope.user_id)
+        low, high = shard_range(scope.namespace)
+        return (
+            collection.order_by("__name__")
+            .where(filter=FieldFilter("__name__", ">=", collection.document(low)))
+            .where(filter=FieldFilter("__name__", "<", collection.document(high)))
+        )
 
     def records(self, scope: Scope) -> Any:
         return self.registry(scope).collection("records")
@@ -99,7 +126,8 @@ class Documents:
             query = query.where(filter=FieldFilter("__name__", "<", collection.document(high)))
         return query
 
-    def registry_entries(self, user_id: str, prefix: str = "") -> list[Data]:
-        """The user's namespace registry entries, by namespace (UTF-8 bytes)."""
-        collection = self.user(user_id).collection("namespaces")
-        return [doc.to_dict() or {} for doc in self.firestore.stream(self.id_range(collection, "n", prefix, None))]
+    def registry_shards(self, user_id: str, prefix: str = "") -> list[Data]:
+        """The registry shards of the user's namespaces starting with `prefix`: one RunQuery."""
+        collection = self.namespaces(user_id)
+        docs = self.firestore.stream(self.id_range(collection, "n", prefix, None))
+        return [data for doc in docs if str((data := doc.to_dict() or {}).get("namespace", "")).startswith(prefix)]

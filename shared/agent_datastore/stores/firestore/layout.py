@@ -3,7 +3,8 @@
 Document paths (collection ids are fixed, the root collection is configurable):
 
     {root}/{user}                                      (never written; parent of the registry)
-    {root}/{user}/namespaces/{namespace}               per-user namespace registry entry
+    {root}/{user}/namespaces/{namespace}               registry shard 0 of the namespace (and parent of its records)
+    {root}/{user}/namespaces/{namespace}+{i}           registry shard i (1 <= i < SHARDS)
     {root}/{user}/namespaces/{namespace}/records/{key} one record
     {root}/{user}/namespaces/{namespace}/records/{key}/parts/p{i}   value parts, rarely used
     {root}/{user}/namespaces/{namespace}/expiring/{key}             expiry marker of an expiring record
@@ -16,6 +17,15 @@ bytes of the names, so ordering by document id is the contract's key order
 and a literal prefix is a range of ids. A user id too long for that is
 stored under the SHA-256 of its bytes instead (user ids are never listed in
 order).
+
+A namespace's registry entry (keys, bytes, last write, expiry hint) is the sum
+of its shard documents: each write adds its delta to the shard its key hashes
+to (`shard_of`), so writers of distinct keys rarely write the same document
+(docs/scale.md). Shard 0 is the document a registry entry always was, so a
+database written before the shards existed reads the same. `+` sorts below
+every character of the id alphabet: a namespace's shards are the ids in
+[`namespace_doc_id`, `namespace_doc_id` + `,`), just after shard 0 and before
+any other namespace.
 """
 
 from __future__ import annotations
@@ -31,6 +41,10 @@ _ORDERED = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _TO_ORDERED = str.maketrans(_STANDARD, _ORDERED)
 _TO_STANDARD = str.maketrans(_ORDERED, _STANDARD)
 MAX_USER_ID_CHARS = 1400
+
+# Registry shards per namespace (docs/scale.md has the arithmetic).
+SHARDS = 64
+SHARD_SEPARATOR = "+"
 
 # Values above this many bytes of JSON are stored zlib-compressed.
 COMPRESS_OVER = 1024
@@ -59,6 +73,22 @@ def user_doc_id(user_id: str) -> str:
 
 def namespace_doc_id(namespace: str) -> str:
     return "n" + encode_name(namespace)
+
+
+def shard_doc_id(namespace: str, shard: int) -> str:
+    """Registry shard `shard` of a namespace; shard 0 is the namespace's own document."""
+    return namespace_doc_id(namespace) + (f"{SHARD_SEPARATOR}{shard}" if shard else "")
+
+
+def shard_range(namespace: str) -> tuple[str, str]:
+    """[low, high) of the ids of a namespace's registry shards."""
+    low = namespace_doc_id(namespace)
+    return low, low + chr(ord(SHARD_SEPARATOR) + 1)
+
+
+def shard_of(key_id: str, shards: int) -> int:
+    """The registry shard a key's writes count in: a stable hash of its document id."""
+    return zlib.crc32(key_id.encode("ascii")) % shards
 
 
 def key_doc_id(key: str) -> str:

@@ -3,38 +3,45 @@
 Layout and the stored form of values are in `layout.py`. Every write is one
 Firestore transaction that reads the record (and its expiry marker), runs
 the pure rules of `records.py`, and commits the record, its marker and a
-blind `Increment`/`Maximum`/`Minimum` of the namespace's registry entry:
-the registry stays exact without becoming a lock that every writer of a
-namespace has to wait for. The transaction is the guard of the write, and
-`FirestoreClient.transact` retries it when it loses a race.
+blind `Increment`/`Maximum`/`Minimum` of one shard of the namespace's
+registry entry, the shard its key hashes to: the registry stays exact
+without becoming a lock that every writer of a namespace has to wait for,
+nor one document that every write of a namespace writes (Firestore sustains
+about one write per second per document; docs/scale.md). `stats` and
+`list_namespaces` sum the shards: one query, bounded by the shards. The
+transaction is the guard of the write, and `FirestoreClient.transact`
+retries it when it loses a race.
 
 Expiry: records carry `expire_time` for a Firestore TTL policy and every read
 filters by the `now` it is given. A TTL deletion does not tell the registry,
 so each expiring record has a small marker document (no TTL) in a sibling
 collection; `purge_expired` walks the markers that are due, removes their
 records if the TTL policy has not yet, and corrects the registry in the same
-transaction. The registry entry's `next_expiry` (a lower bound of the
-namespace's earliest expiry) lets `list_namespaces` and `stats` skip all of
-that unless something has actually expired.
+transaction. The shards' `next_expiry` (their minimum is a lower bound of
+the namespace's earliest expiry) lets `list_namespaces` and `stats` skip all
+of that unless something has actually expired.
 
 `FirestoreStore` runs the operations on its parts:
 
     client.FirestoreClient       the SDK client, its errors, transactions, batched reads
     documents.Documents          where each document lives; values read back from their parts
     writes.StagedWrites          record, parts, marker and registry delta staged in a transaction
-    registry.NamespaceRegistry   registry entries read fresh; clear and expiry in batches
+    registry.NamespaceRegistry   registry entries summed from their shards, read fresh; clear and expiry in batches
 
 Every read filters by the `now` it is given (a TTL deletion may lag); a read
 that counts access is a transaction, one that does not reads without one and
-retries should a split value change under it.
+retries should a split value change under it. `get_many` stops reading its
+batch once the records at the head of the request order exceed the response
+budget, so 100 values of 1 MB are not all read to return 6 MiB of them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from agent_datastore.core.jsonutil import utf8_len
 from agent_datastore.core.records import (
     NamespaceStats,
     Record,
@@ -49,11 +56,39 @@ from agent_datastore.core.settings import Settings
 from agent_datastore.stores.base import Cost, ManyResult, Store, response_cost, within_budget
 from agent_datastore.stores.firestore.client import Data, FirestoreClient
 from agent_datastore.stores.firestore.documents import Documents
-from agent_datastore.stores.firestore.layout import PART_BYTES, decode_doc_id, key_doc_id
-from agent_datastore.stores.firestore.registry import NamespaceRegistry
+from agent_datastore.stores.firestore.layout import PART_BYTES, SHARDS, decode_doc_id, key_doc_id
+from agent_datastore.stores.firestore.registry import NamespaceRegistry, due
 from agent_datastore.stores.firestore.writes import META_FIELDS, Delta, StagedWrites
 
 SCAN_PAGE = 100
+
+
+class Head:
+    """`enough` of the batch read of a `get_many`: documents arrive in any order; once the
+    live records at the head of the request order hold more than `max_bytes` of values (every
+    `Cost` counts at least the value), no record after them can be returned, and the rest of
+    the batch need not be read. `decided`: how many documents of the head have arrived.
+
+    A record's value bytes are its stored `size` less its metadata, known without unpacking
+    the value (a document without `size` counts 0: the read just goes on)."""
+
+    def __init__(self, paths: list[str], live: Callable[[Data | None], bool], max_bytes: int) -> None:
+        self.paths = paths
+        self.live = live
+        self.budget = max_bytes
+        self.arrived: dict[str, Data | None] = {}
+        self.decided = 0
+
+    def __call__(self, path: str, data: Data | None) -> bool:
+        self.arrived[path] = data
+        while self.decided < len(self.paths) and self.paths[self.decided] in self.arrived:
+            doc = self.arrived[self.paths[self.decided]]  # kept: a repeated key counts again, as in within_budget
+            self.decided += 1
+            if doc is not None and self.live(doc):
+                self.budget -= max(0, doc.get("size", 0) - utf8_len(doc.get("metadata", "")))
+                if self.budget < 0:
+                    return True
+        return False
 
 
 class FirestoreStore(Store):
@@ -68,12 +103,13 @@ class FirestoreStore(Store):
         database: str | None = None,
         part_bytes: int = PART_BYTES,
         contention_seconds: float = 15.0,
+        shards: int = SHARDS,
     ) -> None:
         self.firestore = FirestoreClient(
             client, project=project, database=database, contention_seconds=contention_seconds
         )
         self.documents = Documents(self.firestore, collection)
-        self.staged = StagedWrites(self.documents, part_bytes)
+        self.staged = StagedWrites(self.documents, part_bytes, shards)
         self.registry = NamespaceRegistry(self.firestore, self.documents, self.staged)
 
     @property
@@ -113,8 +149,9 @@ class FirestoreStore(Store):
         refresh_at = now if refresh_ttl else None
 
         def read(tx: Any) -> ManyResult:
-            docs = self.firestore.read(refs, tx)
-            live = [(ref, docs[ref.path]) for ref in refs if self._live(docs.get(ref.path), now)]
+            head = Head([ref.path for ref in refs], lambda data: self._live(data, now), max_bytes)
+            docs = self.firestore.read(refs, tx, enough=head)
+            live = [(ref, docs[ref.path]) for ref in refs[: head.decided] if self._live(docs.get(ref.path), now)]
             values = self.documents.values(live, tx)
             found = {
                 key: self.documents.record(scope, key, docs[ref.path], values[ref.path])
@@ -180,7 +217,7 @@ class FirestoreStore(Store):
             record = apply_write(scope, key, existing, write, now)
             self.staged.write(tx, ref, marker_ref, record, old, marker, delta)
             results.append((record, existing is None))
-        self.staged.registry(tx, scope, delta, now)
+        self.staged.registry(tx, scope, delta, now, pairs[0][0].id)
         return results
 
     def delete(self, scope: Scope, key: str, *, if_version: int | None, now: int) -> bool:
@@ -194,7 +231,7 @@ class FirestoreStore(Store):
             if old is not None or marker is not None:
                 delta = Delta()
                 self.staged.delete(tx, ref, marker_ref, old, marker, delta)
-                self.staged.registry(tx, scope, delta, None)
+                self.staged.registry(tx, scope, delta, None, ref.id)
             return existing is not None
 
         return self.firestore.transact(remove, [ref])
@@ -213,7 +250,7 @@ class FirestoreStore(Store):
             record = apply_write(scope, key, existing, increment_write(key, existing, by, agent, expires_at), now)
             delta = Delta()
             self.staged.write(tx, ref, marker_ref, record, old, marker, delta)
-            self.staged.registry(tx, scope, delta, now)
+            self.staged.registry(tx, scope, delta, now, ref.id)
             return record
 
         return self.firestore.transact(bump, [ref])
@@ -226,7 +263,7 @@ class FirestoreStore(Store):
             docs = self.firestore.read([ref, marker_ref], tx, META_FIELDS)
             delta = Delta()
             self.staged.write(tx, ref, marker_ref, record, docs.get(ref.path), docs.get(marker_ref.path), delta)
-            self.staged.registry(tx, scope, delta, record.updated_at)
+            self.staged.registry(tx, scope, delta, record.updated_at, ref.id)
 
         self.firestore.transact(put_back, [ref])
 
@@ -263,8 +300,8 @@ class FirestoreStore(Store):
             return sum(self.purge_expired(now, user) for user in list(self.users()))
         return sum(
             self.registry.purge_namespace(Scope(user_id, row["namespace"]), now)
-            for row in self.documents.registry_entries(user_id)
-            if row.get("next_expiry") is not None and row["next_expiry"] <= now
+            for row in self.registry.entries(user_id)
+            if due(row, now)
         )
 
     # -- operator interface -------------------------------------------------------------
@@ -275,13 +312,17 @@ class FirestoreStore(Store):
         with self.firestore.sdk():
             user_refs = list(self.client.collection(self.collection).list_documents(page_size=300))
         for user_ref in user_refs:
+            # A user holding keys has a shard with keys > 0 (the converse needs the sum).
             holding = user_ref.collection("namespaces").where(filter=FieldFilter("keys", ">", 0)).limit(1)
             rows = self.firestore.stream(holding)
-            if rows:
-                yield (rows[0].to_dict() or {}).get("user_id") or decode_doc_id(user_ref.id)
+            if not rows:
+                continue
+            user_id = (rows[0].to_dict() or {}).get("user_id") or decode_doc_id(user_ref.id)
+            if any(entry["keys"] > 0 for entry in self.registry.entries(user_id)):
+                yield user_id
 
     def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
-        for row in self.documents.registry_entries(user_id):
+        for row in self.registry.entries(user_id):
             if namespace is not None and row["namespace"] != namespace:
                 continue
             scope = Scope(user_id, row["namespace"])

@@ -2,8 +2,11 @@
 
 A write reads the record (and its expiry marker), runs the pure rules of
 `records.py`, and stages the record, its marker and a blind
-`Increment`/`Maximum`/`Minimum` of the namespace's registry entry, which
-the transaction then commits together.
+`Increment`/`Maximum`/`Minimum` of one shard of the namespace's registry
+entry (the shard its key hashes to; a batch's one delta goes to the shard of
+its first key), which the transaction then commits together. The shard is
+written, never read, so writers that share a shard do not conflict; they only
+share its write rate.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from agent_datastore.core.records import STORED_FIELDS, Record, Scope, stored_fields
 from agent_datastore.stores.firestore.client import Data
 from agent_datastore.stores.firestore.documents import Documents
-from agent_datastore.stores.firestore.layout import PART_BYTES, pack_value
+from agent_datastore.stores.firestore.layout import PART_BYTES, SHARDS, pack_value, shard_of
 
 # Record fields other than the value: what a write needs to read.
 META_FIELDS = [*STORED_FIELDS, "parts", "gen"]
@@ -48,9 +51,10 @@ def expire_time(ms: int) -> datetime:
 class StagedWrites:
     """Stages the documents of record writes and deletes in a transaction."""
 
-    def __init__(self, documents: Documents, part_bytes: int = PART_BYTES) -> None:
+    def __init__(self, documents: Documents, part_bytes: int = PART_BYTES, shards: int = SHARDS) -> None:
         self.documents = documents
         self.part_bytes = part_bytes
+        self.shards = shards
 
     def write(
         self, tx: Any, ref: Any, marker_ref: Any, record: Record, old: Data | None, marker: Data | None, delta: Delta
@@ -106,9 +110,10 @@ class StagedWrites:
             writes += 1
         return writes
 
-    def registry(self, tx: Any, scope: Scope, delta: Delta, updated_at: int | None) -> None:
-        """Apply `delta` to the namespace's registry entry; `updated_at` None (deletes):
-        a delete is not a write of a value, so stats' updatedAt stays where it was."""
+    def registry(self, tx: Any, scope: Scope, delta: Delta, updated_at: int | None, key_id: str) -> None:
+        """Add `delta` to the registry shard of `key_id` (one document write); `updated_at`
+        None (deletes): a delete is not a write of a value, so stats' updatedAt stays where it
+        was. The shard's `next_expiry` is a lower bound of the expiries its writes set."""
         from google.cloud.firestore import Increment, Maximum, Minimum
 
         data: Data = {
@@ -121,4 +126,4 @@ class StagedWrites:
             data["updated_at"] = Maximum(updated_at)
         if delta.next_expiry is not None:
             data["next_expiry"] = Minimum(delta.next_expiry)
-        tx.set(self.documents.registry(scope), data, merge=True)
+        tx.set(self.documents.shard(scope, shard_of(key_id, self.shards)), data, merge=True)
