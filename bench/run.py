@@ -25,7 +25,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
-from bench import batching, roundtrips
+from bench import batching, capacity, roundtrips
 
 BACKENDS = list(REGISTRY)
 
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             scale_firestore.replace_section(args.out, scale_firestore.run(rounds=5))
         batching.write_section(args.out, batching.measure(args.backends.split(",")))
         print(f"wrote the batching section to {args.out}")
+        capacity.main(["--append", str(args.out)])  # its own section: what a user pays
     return 0
 
 

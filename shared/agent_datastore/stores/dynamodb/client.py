@@ -45,6 +45,10 @@ class ConditionFailed(Exception):
         self.item = item
 
 
+class ItemLocked(BackendUnavailable):
+    """A single-item request met an item another transaction holds (`TransactionConflictException`)."""
+
+
 class TransactionCancelled(Exception):
     """TransactWriteItems was cancelled; `reasons` has one entry per action."""
 
@@ -130,6 +134,8 @@ def translate(operation: str, exc: Any) -> Exception:
         if codes & THROTTLE_REASONS:
             return Throttled("DynamoDB is throttling requests; retry shortly")
         return TransactionCancelled(reasons)
+    if code == "TransactionConflictException":
+        return ItemLocked("DynamoDB is unavailable; retry shortly")
     if code in THROTTLE_CODES:
         return Throttled("DynamoDB is throttling requests; retry shortly")
     if code == "ResourceNotFoundException":

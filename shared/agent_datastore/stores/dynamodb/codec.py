@@ -20,7 +20,7 @@ UTF-8 bytes - the contract's order.
 
 Values are kept as JSON text (never as DynamoDB maps or numbers, so no
 `Decimal` and no change of number precision). Large values are compressed
-with zlib; what is still too big for one item (400 KB) goes to chunk
+with zlib; what is then above `INLINE_MAX` (4 KiB) goes to chunk
 items named by a fresh generation id per write, and the record names the
 generation it uses: a reader holding one version of the record can only
 ever assemble that version's chunks.
@@ -41,9 +41,15 @@ from agent_datastore.core.records import Record, Scope
 
 # Values above this are worth compressing (smaller items cost fewer write units).
 COMPRESS_ABOVE = 32 * 1024
-# Bytes of value payload kept inside the record item (the rest of the item -
-# metadata up to 16 KiB, keys up to 3 KiB, small fields - stays under 400 KB).
-INLINE_MAX = 360_000
+# Bytes of value payload kept inside the record item; a larger value goes to chunk items.
+# DynamoDB bills an UpdateItem by the whole item, so every counted read (an UpdateItem of the
+# record) costs one write unit per KB of the record item: with values above 4 KiB out of it, a
+# tracked read of any value costs ~1-5 write units plus the metadata's KBs (a 300 KB value kept
+# inline cost 223), and a write of a large value is a plain BatchWriteItem of its chunks (1 unit
+# per KB) instead of a transactional write (2 per KB). The price: values above 4 KiB take one more
+# request to read (their chunks) and to overwrite (the old chunks' delete). Records written when
+# this was 360,000 still hold values up to that inline; they read as before.
+INLINE_MAX = 4096
 # Bytes of payload in one chunk item.
 CHUNK_BYTES = 380_000
 

@@ -15,7 +15,11 @@
 Round trips per operation (asserted by tests/aws):
 
 - `get`: one UpdateItem (tracking, `ReturnValues=ALL_NEW`, conditioned on the
-  record existing and not being expired); without tracking one GetItem.
+  record existing and not being expired; an `ADD` of the count); without
+  tracking one GetItem. A value above `codec.INLINE_MAX` (4 KiB) lives in
+  chunk items: one BatchGetItem more. The UpdateItem bills the record item,
+  which holds no large value: a tracked get of 300 KB costs 1 write unit.
+  Refused because a transaction holds the item: sent again, with backoff.
   With `refresh_ttl`: one UpdateItem that also moves `exp`/`ttl` by the TTL
   the item keeps (`ts`/`tm`), tracked or not; a record that keeps no TTL
   costs one more UpdateItem when tracked (the failed condition returns it),
@@ -26,9 +30,15 @@ Round trips per operation (asserted by tests/aws):
   version read and updates the namespace registry in the same transaction.
   A lost race is answered by `ReturnValuesOnConditionCheckFailure`, so a
   retry needs no extra read.
-- `get_many`: BatchGetItem (UnprocessedKeys retried) plus one conditional
-  tracking UpdateItem per returned record, run concurrently; `refresh_ttl`
-  rides on that UpdateItem (untracked: one for each record keeping a TTL).
+- `get_many`: BatchGetItem of the records (UnprocessedKeys retried), one
+  BatchGetItem of the chunks of those that fit the response, and the counts
+  of all of them in one TransactWriteItems per 100 records (each an `ADD`
+  conditioned on the record's creation time and version, so an overwrite
+  meanwhile keeps the count): 100 keys in at most 3 round trips. A record
+  deleted meanwhile cancels the transaction, which is sent again without it
+  (that key read on its own); one another transaction holds, sent again.
+  `refresh_ttl` rides on the same transaction (untracked: the records that
+  keep a TTL), after one UpdateItem per chunk of the chunked ones.
 - `set_many`: BatchGetItem plus one TransactWriteItems per 99 items (the
   100th action is the registry update); all items are validated first.
 - `list_keys`: Query pages; `list_namespaces` / `stats`: a Query of the
@@ -36,8 +46,10 @@ Round trips per operation (asserted by tests/aws):
   user's registry entries, never a table scan; `clear`: Query + one
   TransactWriteItems per 99 keys, resumable at the deadline.
 
-Values of more than 360 kB (after zlib) are split into chunk items written
-before the record that names them; see `codec`.
+Values of more than 4 KiB (after zlib) are kept in chunk items written
+before the record that names them, so the record item stays small; see `codec`.
+A write of such values adds one BatchWriteItem per 25 chunks before its
+transaction, and an overwrite one deleting the replaced chunks after it.
 """
 
 from __future__ import annotations
@@ -45,10 +57,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError
+from agent_datastore.core.jsonutil import utf8_len
 from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_read, apply_write
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.base import Cost, ManyResult, partial_write, response_cost, within_budget
@@ -197,23 +211,103 @@ class DynamoDBStore(OptimisticStore[Item]):
     ) -> ManyResult:
         items = self.db.batch_get([codec.record_key(scope, key) for key in keys])
         found = _Found(self.db, scope, keys, items, now)
+        found.read_chunks(max_bytes)
         result = within_budget(keys, found, max_bytes, cost)
         if (reader is not None or refresh_ttl) and result.found:
-
-            def track(key: str) -> Record | None:
-                try:
-                    return self._track(scope, result.found[key], found.item(key), reader, now, refresh_ttl=refresh_ttl)
-                except LostRace:  # that version is gone: read the key again (counted, refreshed)
-                    return self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)
-
-            with ThreadPoolExecutor(max_workers=min(16, len(result.found))) as pool:
-                tracked = list(pool.map(track, list(result.found)))
-            for record_key, tracked_record in zip(list(result.found), tracked, strict=True):
-                if tracked_record is None:
-                    del result.found[record_key]
-                else:
-                    result.found[record_key] = tracked_record
+            self._track_many(scope, result.found, found, reader, now, refresh_ttl=refresh_ttl)
         return result
+
+    def _track_many(
+        self,
+        scope: Scope,
+        records: dict[str, Record],
+        found: _Found,
+        reader: str | None,
+        now: int,
+        *,
+        refresh_ttl: bool,
+    ) -> None:
+        """Count the reads of `records` (and, with refresh_ttl, move their expiry) in one
+        TransactWriteItems per 100 records, replacing each by what the read made of it.
+
+        A count is conditioned on the record's life (its creation time, and a version at least
+        the one read): an overwrite meanwhile keeps the count (overwrites keep accessCount),
+        while a record deleted (or deleted and created again) meanwhile is read again on its
+        own, as is one whose refresh lost a race (a refresh is conditioned on the version and
+        the TTL read). A transaction another one held is sent again, with backoff."""
+        updates: dict[str, dict[str, Any]] = {}
+        alone: list[str] = []  # to read again on their own (counted, refreshed)
+        refresh_at = now if refresh_ttl else None
+        reads = {key: (record, apply_read(record, reader, refresh_at)) for key, record in records.items()}
+        reads = {key: (record, after) for key, (record, after) in reads.items() if after is not record}
+
+        def action(key: str) -> dict[str, Any] | LostRace | None:
+            record, after = reads[key]
+            try:
+                return self._read_action(scope, record, found.item(key), after, reader)
+            except LostRace as lost:
+                return lost
+
+        # A refresh moves the TTL of each chunk first (an UpdateItem per chunk item): run concurrently.
+        moving = refresh_ttl and any("vn" in found.item(key) for key in reads)
+        with ThreadPoolExecutor(max_workers=16) if moving else nullcontext() as pool:
+            actions = list(pool.map(action, reads) if pool else map(action, reads))
+        for key, update in zip(reads, actions, strict=True):
+            if isinstance(update, LostRace):
+                alone.append(key)
+                continue
+            records[key] = reads[key][1]
+            if update is not None:
+                updates[key] = update
+        pending = list(updates)
+        for start in range(0, len(pending), 100):
+            batch = pending[start : start + 100]
+            for attempt in range(1, MAX_RACES + 1):
+                try:
+                    failed = self.db.track([updates[key] for key in batch])
+                except Raced:
+                    backoff(attempt, base=0.01)
+                    continue
+                lost = [batch[index] for index in failed]
+                alone += lost
+                batch = [key for key in batch if key not in lost]
+                if not lost or not batch:
+                    break
+            else:
+                raise BackendUnavailable("get_many kept meeting other writers; retry shortly")
+        for key in alone:
+            again = self.get(scope, key, reader=reader, now=now, refresh_ttl=refresh_ttl)
+            if again is None:
+                del records[key]
+            else:
+                records[key] = again
+
+    def _read_action(
+        self, scope: Scope, record: Record, item: Item, after: Record, reader: str | None
+    ) -> dict[str, Any] | None:
+        """The update counting one read of `record` and moving its expiry to `after`'s (its
+        chunks' TTL first: LostRace when they are gone); None when it writes nothing."""
+        values: dict[str, Any] = {":ca": {"N": str(record.created_at)}, ":ver": {"N": str(record.version)}}
+        condition, attributes = "#ca = :ca AND #ver >= :ver", ["ca", "ver"]
+        expiry = None
+        if after.expires_at != record.expires_at and after.expires_at is not None and record.ttl_seconds:
+            if "vn" in item and not self.db.extend_chunks(scope, item, after.expires_at):
+                raise LostRace()
+            condition, attributes = "#ver = :ver AND #tm = :tm", ["ver", "tm"]
+            values = {":ver": values[":ver"], ":tm": {"N": str(record.ttl_seconds * 1000)}}
+            moved = {":exp": {"N": str(after.expires_at)}, ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))}}
+            expiry = (":exp", ":ttl", moved)
+        if reader is None and expiry is None:
+            return None  # a refresh to the expiry it already has (read in the write's millisecond)
+        return self.db.read_action(
+            scope,
+            record.key,
+            reader=reader,
+            expiry=expiry,
+            condition=condition,
+            attributes=tuple(attributes),
+            values=values,
+        )
 
     def _track(
         self, scope: Scope, record: Record, item: Item, reader: str | None, now: int, *, refresh_ttl: bool
@@ -404,8 +498,9 @@ class DynamoDBStore(OptimisticStore[Item]):
 class _Found(Mapping[str, Record]):
     """The live records a BatchGetItem answered, each assembled when first looked up.
 
-    `within_budget` looks keys up in request order and stops at the first
-    record that does not fit, so no chunks are read for records past it.
+    `read_chunks` reads the chunks of the records that can fit a response in one
+    BatchGetItem; `within_budget` looks keys up in request order and stops at the
+    first record that does not fit.
     """
 
     def __init__(self, db: Table, scope: Scope, keys: list[str], items: dict[str, Item], now: int) -> None:
@@ -415,6 +510,21 @@ class _Found(Mapping[str, Record]):
         }
         self._db, self._scope, self._now = db, scope, now
         self._records: dict[str, Record | None] = {}
+
+    def read_chunks(self, max_bytes: int) -> None:
+        """Assemble, reading all their chunks at once, the records in request order until their
+        values (what each costs a response at least) pass `max_bytes`: no chunk is read for a
+        record past the first that cannot fit."""
+        budget, items = max_bytes, []
+        for item in self._items.values():
+            if budget < 0:
+                break
+            budget -= int(item["sz"]["N"]) - utf8_len(item["m"]["S"])
+            items.append(item)
+        for key, record in self._db.records(self._scope, items).items():
+            # Chunks gone (overwritten meanwhile): read again when looked up.
+            if record is not None:
+                self._records[key] = record
 
     def item(self, key: str) -> Item:
         """The item the record of `key` was read from."""

@@ -16,7 +16,7 @@ from typing import Any
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.records import Record, Scope
 from agent_datastore.stores.dynamodb import codec
-from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient, TransactionCancelled
+from agent_datastore.stores.dynamodb.client import ConditionFailed, DynamoClient, ItemLocked, TransactionCancelled
 from agent_datastore.stores.retry import backoff
 from agent_datastore.stores.writeloop import LostRace
 
@@ -24,6 +24,8 @@ EXPIRY_INDEX = "expiry"
 MAX_TX_ITEMS = 99  # + one registry update = DynamoDB's 100 actions per transaction
 MAX_TX_BYTES = 3_500_000  # under the 4 MB transaction limit
 MAX_RACES = 60
+# Attempts of a read's UpdateItem refused because a transaction holds the item (~15 ms each).
+MAX_LOCKED = 8
 LIVE = "(attribute_not_exists(#exp) OR #exp > :now)"
 
 
@@ -138,15 +140,25 @@ class Table:
 
     def record(self, scope: Scope, item: dict[str, Any]) -> Record | None:
         """The record of a record item, or None when its chunks are gone (overwritten meanwhile)."""
-        if "vn" not in item:
-            return codec.to_record(scope, item)
-        keys = codec.chunk_keys(scope, item["sk"]["S"], item)
-        found = self.batch_get(keys)
-        parts = [found.get(ident(key)) for key in keys]
-        if any(part is None for part in parts):
-            return None
-        value_json = codec.decode_chunks([bytes(part["d"]["B"]) for part in parts if part], bool(item["vz"]["BOOL"]))
-        return codec.to_record(scope, item, value_json)
+        return self.records(scope, [item])[item["sk"]["S"]]
+
+    def records(self, scope: Scope, items: list[dict[str, Any]]) -> dict[str, Record | None]:
+        """The records of these record items by key, the chunks of all of them read in one
+        BatchGetItem (per 100 chunks); None for a record whose chunks are gone."""
+        wanted = {item["sk"]["S"]: codec.chunk_keys(scope, item["sk"]["S"], item) for item in items}
+        found = self.batch_get([key for keys in wanted.values() for key in keys])
+        records: dict[str, Record | None] = {}
+        for item in items:
+            key = item["sk"]["S"]
+            parts = [found.get(ident(chunk)) for chunk in wanted[key]]
+            if "vn" not in item:
+                records[key] = codec.to_record(scope, item)
+            elif any(part is None for part in parts):
+                records[key] = None
+            else:
+                data = [bytes(part["d"]["B"]) for part in parts if part]
+                records[key] = codec.to_record(scope, item, codec.decode_chunks(data, bool(item["vz"]["BOOL"])))
+        return records
 
     def read_record(self, scope: Scope, key: str, now: int) -> Record | None:
         """Consistent read of the live record, untracked."""
@@ -163,6 +175,45 @@ class Table:
         """The record of `item`; when its chunks are gone (overwritten meanwhile), the record read again."""
         return self.record(scope, item) or self.read_record(scope, item["sk"]["S"], now)
 
+    def read_action(
+        self,
+        scope: Scope,
+        key: str,
+        *,
+        reader: str | None,
+        expiry: tuple[str, str, dict[str, Any]] | None = None,
+        condition: str,
+        attributes: tuple[str, ...],
+        values: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What a read of `key` changes, if `condition` holds (on the record's `attributes` and
+        the given `values`), as the parameters of an update: the count of a read by `reader`
+        (None: not counted) and, with `expiry` (`exp` and `ttl` expressions and their values),
+        the moved expiry. The count is an `ADD`, which no concurrent write can lose."""
+        sets: list[str] = []
+        names_used = list(attributes)
+        values = dict(values)
+        if reader is not None:
+            sets += ["#la = :reader"]
+            names_used += ["ac", "la"]
+            values.update({":one": {"N": "1"}, ":reader": {"S": reader}})
+        if expiry is not None:
+            exp, ttl, expiry_values = expiry
+            sets += [f"#exp = {exp}", f"#ttl = {ttl}"]
+            names_used += ["exp", "ttl"]
+            values.update(expiry_values)
+        expression = "SET " + ", ".join(sets)
+        if reader is not None:
+            expression += " ADD #ac :one"
+        return {
+            "TableName": self.name,
+            "Key": codec.record_key(scope, key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names(*dict.fromkeys(names_used)),
+            "ExpressionAttributeValues": values,
+        }
+
     def read_update(
         self,
         scope: Scope,
@@ -176,34 +227,46 @@ class Table:
         returns: str,
         old_on_failure: bool = False,
     ) -> dict[str, Any]:
-        """One UpdateItem of what a read of `key` changes, if `condition` holds (on the record's
-        `attributes` and the given `values`): the count of a read by `reader` (None: not counted)
-        and, with `expiry` (`exp` and `ttl` expressions and their values), the moved expiry.
-        `old_on_failure`: a failed condition's `ConditionFailed` carries the stored item."""
-        sets: list[str] = []
-        names_used = list(attributes)
-        values = dict(values)
-        if reader is not None:
-            sets += ["#ac = #ac + :one", "#la = :reader"]
-            names_used += ["ac", "la"]
-            values.update({":one": {"N": "1"}, ":reader": {"S": reader}})
-        if expiry is not None:
-            exp, ttl, expiry_values = expiry
-            sets += [f"#exp = {exp}", f"#ttl = {ttl}"]
-            names_used += ["exp", "ttl"]
-            values.update(expiry_values)
-        params: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": codec.record_key(scope, key),
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names(*dict.fromkeys(names_used)),
-            "ExpressionAttributeValues": values,
-            "ReturnValues": returns,
-        }
+        """One UpdateItem of `read_action`; `old_on_failure`: a failed condition's
+        `ConditionFailed` carries the stored item."""
+        params = self.read_action(
+            scope, key, reader=reader, expiry=expiry, condition=condition, attributes=attributes, values=values
+        )
+        params["ReturnValues"] = returns
         if old_on_failure:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return self.call("update_item", **params)
+        attempt = 0
+        while True:
+            try:
+                return self.call("update_item", **params)
+            except ItemLocked:  # a transaction (a write, a get_many's counts) holds it: nothing applied
+                attempt += 1
+                if attempt >= MAX_LOCKED:
+                    raise
+                backoff(attempt, base=0.01)
+
+    def track(self, updates: list[dict[str, Any]]) -> list[int]:
+        """Apply these `read_action` updates (at most 100) in one TransactWriteItems: all or
+        none. Returns the indexes of the updates whose condition failed (their record was
+        changed or deleted meanwhile; none was applied: send the others again); raises `Raced`
+        when another transaction held one of the records (send them all again).
+
+        The request token makes botocore's resend of a transaction whose answer was lost
+        idempotent (DynamoDB applies it once): a read is counted once."""
+        try:
+            self.call(
+                "transact_write_items",
+                TransactItems=[{"Update": update} for update in updates],
+                ClientRequestToken=uuid.uuid4().hex,
+            )
+        except TransactionCancelled as exc:
+            codes = exc.codes()
+            if "TransactionConflict" in codes:
+                raise Raced(None, reread=True) from exc
+            if codes == {"ConditionalCheckFailed"}:
+                return [index for index, _ in exc.failed_items()]
+            raise BackendUnavailable(f"DynamoDB cancelled the read: {', '.join(sorted(codes))}") from exc
+        return []
 
     def extend_chunks(self, scope: Scope, item: dict[str, Any], expires_at: int) -> bool:
         """Move the TTL of the chunks `item` names to `expires_at`; False when one is gone

@@ -105,10 +105,11 @@ def _delete_action(
     }
 
 
-def _delete_chunks(db: Table, scope: Scope, item: dict[str, Any] | None) -> None:
-    if item is None or "vn" not in item:
+def _delete_chunks(db: Table, scope: Scope, items: list[dict[str, Any] | None]) -> None:
+    """Delete the chunks these record items name, all in the same BatchWriteItem requests."""
+    keys = [key for item in items if item is not None for key in codec.chunk_keys(scope, item["sk"]["S"], item)]
+    if not keys:
         return
-    keys = codec.chunk_keys(scope, item["sk"]["S"], item)
     try:
         db.batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
     except DataStoreError as exc:  # the write itself succeeded; chunks of a dead version stay behind
@@ -117,33 +118,35 @@ def _delete_chunks(db: Table, scope: Scope, item: dict[str, Any] | None) -> None
 
 def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
     """Write each record over its stored item (at most 99), with the registry, atomically;
-    `updated_at` is the registry's last write time."""
+    `updated_at` is the registry's last write time. The chunks of every new value go first, in
+    the same BatchWriteItem requests."""
     actions = []
-    written: list[dict[str, Any]] = []  # the new chunked items, to undo their chunks
+    chunks: list[dict[str, Any]] = []
+    written: list[dict[str, Any] | None] = []  # the new chunked items, to undo their chunks
     generations: list[str] = []  # of each new value ("" when inline)
     keys, size = 0, 0
     try:
         for old, record in plan:
             payload = codec.encode_value(record.value_json)
             generations.append(payload.generation)
-            chunks = codec.chunk_items(scope, record.key, payload, record.expires_at)
-            if chunks:
-                db.batch_write([{"PutRequest": {"Item": chunk}} for chunk in chunks])
+            new_chunks = codec.chunk_items(scope, record.key, payload, record.expires_at)
+            if new_chunks:
+                chunks += new_chunks
                 written.append(
-                    {"sk": {"S": record.key}, "vn": {"N": str(len(chunks))}, "vg": {"S": payload.generation}}
+                    {"sk": {"S": record.key}, "vn": {"N": str(len(new_chunks))}, "vg": {"S": payload.generation}}
                 )
             actions.append(_write_action(db, scope, old, record, payload))
             keys += 0 if old else 1
             size += record.size - codec.stored_size(old)
+        if chunks:
+            db.batch_write([{"PutRequest": {"Item": chunk}} for chunk in chunks])
         actions.append(registry_update(db, scope, keys, size, updated_at))
         db.transact(actions)
     except BaseException:
-        for new_item in written:
-            _delete_chunks(db, scope, new_item)
+        _delete_chunks(db, scope, written)
         raise
-    for (old, _), generation in zip(plan, generations, strict=True):
-        if old is not None and old.get("vg") != {"S": generation}:
-            _delete_chunks(db, scope, old)
+    replaced = zip(plan, generations, strict=True)
+    _delete_chunks(db, scope, [old for (old, _), gen in replaced if old and old.get("vg") != {"S": gen}])
 
 
 def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int, *, only_expired: bool = False) -> None:
@@ -155,8 +158,7 @@ def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int,
     # A delete is not a write of a value: the entry's last write time stays (docs/contract-notes.md).
     actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), None))
     db.transact(actions)
-    for item in items:
-        _delete_chunks(db, scope, item)
+    _delete_chunks(db, scope, list(items))
 
 
 def batches(items: list[tuple[str, Write]]) -> list[list[tuple[str, Write]]]:
