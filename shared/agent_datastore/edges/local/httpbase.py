@@ -260,16 +260,13 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_until_signalled(
-    app: JsonApp, sock: socket.socket, *, server_name: str, keep_alive: float, on_stop: str = ""
-) -> None:
-    """Serve `app` on `sock` until SIGTERM/SIGINT; no access log (uvicorn's warnings stay)."""
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # no start/stop chatter at INFO
+def uvicorn_config(app: JsonApp, *, server_name: str, keep_alive: float) -> uvicorn.Config:
+    """How both servers run on uvicorn: HTTP/1.1 only (h11), no access log, their own `Server`."""
 
     class Protocol(ContractH11Protocol):
         owner = app
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         http=Protocol,
         proxy_headers=False,
@@ -284,6 +281,14 @@ def serve_until_signalled(
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         backlog=2048,
     )
+
+
+def serve_until_signalled(
+    app: JsonApp, sock: socket.socket, *, server_name: str, keep_alive: float, on_stop: str = ""
+) -> None:
+    """Serve `app` on `sock` until SIGTERM/SIGINT; no access log (uvicorn's warnings stay)."""
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # no start/stop chatter at INFO
+    config = uvicorn_config(app, server_name=server_name, keep_alive=keep_alive)
     try:
         _Server(config, on_stop).run(sockets=[sock])
     finally:
