@@ -124,6 +124,7 @@ fuzz: install
 bench: install
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m bench.run --out bench/results.md
 	$(BIN)/python -m tests.servers.run --only dynamodb,firestore -- $(BIN)/python -m bench.coldstart --append bench/results.md
+	$(BIN)/python -m bench.crowd --append bench/results.md
 
 soak: install
 	$(BIN)/python -m tests.servers.run -- $(BIN)/python -m bench.soak --seconds 300

@@ -125,9 +125,11 @@ def render(result: dict[str, Any]) -> str:
 
 
 def append_section(results: Path, section: str) -> None:
-    """Replace this script's section of `results` (up to the next `## `), or add it at the end."""
+    """Replace the section of `results` headed by `section`'s first line (up to the next `## `),
+    or add it at the end (bench/crowd.py writes its own section with it too)."""
     text = results.read_text() if results.exists() else ""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    heading = section.split("\n", 1)[0]
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
     else:

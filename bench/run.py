@@ -142,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, rounds)
     print(text)
     if not args.quick:
-        args.out.write_text(text)
+        # The sections of other benchmarks (`## ...`, e.g. bench/crowd.py's) stay as they were.
+        previous = args.out.read_text() if args.out.exists() else ""
+        others = previous[previous.index("\n## ") :] if "\n## " in previous else ""
+        args.out.write_text(text + others)
         print(f"wrote {args.out}")
         if "firestore" in results:  # its own section, after the table above
             from bench import scale_firestore

@@ -81,13 +81,13 @@ def warn_if_upstream_auth_off(upstream: str, user: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent_datastore.core.limits import MAX_BODY_BYTES
-    from agent_datastore.edges.local.httpbase import serve_until_signalled
+    from agent_datastore.edges.local.httpbase import listen, serve_until_signalled
     from agent_datastore.edges.local.proxy import ProxyConfig, SandboxProxy, is_loopback, parse_listen
 
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is the proxy's own
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per forwarded request (no access log either)
     try:
         host, port = parse_listen(args.listen)
         credential = _credential(args)
@@ -107,12 +107,14 @@ def run(args: argparse.Namespace) -> int:
         max_body=args.max_body or MAX_BODY_BYTES,
         timeout=args.timeout,
     )
-    server = SandboxProxy((host, port), config)
+    sock = listen(host, port)
     warn_if_upstream_auth_off(config.upstream, args.user)
-    print(
-        f"agent-datastore proxy listening on http://{host}:{server.server_address[1]} -> {config.upstream}",
-        flush=True,
+    listening = sock.getsockname()[:2]
+    print(f"agent-datastore proxy listening on http://{host}:{listening[1]} -> {config.upstream}", flush=True)
+    serve_until_signalled(
+        SandboxProxy(listening, config),
+        sock,
+        server_name="agent-datastore-proxy",
+        keep_alive=config.client_timeout,  # a sandbox that opens a connection and sends nothing is let go
     )
-
-    serve_until_signalled(server)
     return 0

@@ -1,125 +1,296 @@
-"""What the local server and the sandbox proxy share: a stdlib HTTP server that
-answers JSON, reports every failure (its own protocol errors included) in the
-contract's error shape, caps request bodies, and stops cleanly on a signal."""
+"""What the local server and the sandbox proxy share: an ASGI app served by uvicorn that
+answers JSON, reports every failure (uvicorn's own protocol errors included) in the
+contract's error shape, caps request bodies, and stops cleanly on a signal.
+
+The operations themselves are synchronous (sqlite3, boto3, httpx): they run in a pool of
+threads, so the event loop keeps accepting and parsing while they work.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import signal
 import socket
-import threading
+import sys
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, TypeVar
 
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from agent_datastore import __version__
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.http import OPERATION_METHODS, error_response
 
-logger = logging.getLogger("agent_datastore.http")
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
+
+# The limits http.server had: 100 headers, 64 KiB for the request line and for each header line.
+MAX_HEADERS = 100
+MAX_LINE = 65536
+MAX_HEAD_BYTES = 1 << 20  # a request head still arriving beyond this is refused by h11 (431 -> 413)
+SUPPORTED_VERSIONS = ("1.0", "1.1")
+# The methods the servers route; any other is refused (405) before routing, on a closed connection.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+_VERSION = re.compile(rb"HTTP/\d+\.\d+$")
 
 
-class JsonRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    max_body = MAX_BODY_BYTES
-    idle_timeout: float | None = None  # seconds a client may take to send its request
+def _encoded(response_headers: dict[str, str], body: bytes, close: bool) -> list[tuple[bytes, bytes]]:
+    headers = [(name.encode("latin-1"), value.encode("utf-8")) for name, value in response_headers.items()]
+    headers.append((b"content-length", str(len(body)).encode("ascii")))
+    if close:
+        headers.append((b"connection", b"close"))
+    return headers
 
-    def setup(self) -> None:
-        super().setup()
-        if self.idle_timeout is not None:
-            self.connection.settimeout(self.idle_timeout)
-        # Headers and body go out in two writes; without TCP_NODELAY the body waits
-        # for the client's delayed ACK (~40 ms per request on a kept-alive connection).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.address_string(), format % args)
+class Exchange:
+    """One request: its method, raw path (never percent-decoded: `/v1/%67et` is no `get`),
+    headers as one string per lower-case name (UTF-8, else latin-1; repeats joined by commas)."""
 
-    def reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope, self._receive, self._send = scope, receive, send
+        self.method: str = scope["method"].upper()
+        path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        if path.startswith("//"):  # as http.server reads it (no open redirect through `//host`)
+            path = "/" + path.lstrip("/")
+        self.path = path
+        query = scope.get("query_string", b"")
+        self.too_large: str | None = "request too large" if len(path) + len(query) > MAX_LINE else None
+        self.headers: dict[str, str] = {}
+        self.header_count = 0
+        for raw_name, raw_value in scope["headers"]:
+            self.header_count += 1
+            if len(raw_name) + len(raw_value) + 2 > MAX_LINE:
+                self.too_large = self.too_large or "Line too long"
+            name = raw_name.decode("latin-1").lower()
+            try:
+                value = raw_value.decode("utf-8")
+            except UnicodeError:
+                value = raw_value.decode("latin-1")
+            self.headers[name] = f"{self.headers[name]},{value}" if name in self.headers else value
+        self.close = False  # answer with `Connection: close`
 
-    def allowed(self) -> str:
-        """The methods the requested path takes (a 405's `Allow`)."""
-        return OPERATION_METHODS
+    def host_headers(self) -> list[str]:
+        return [value.decode("latin-1") for name, value in self.scope["headers"] if name.lower() == b"host"]
 
-    def request_path(self) -> str:
-        return str(getattr(self, "path", "")).split("?", 1)[0]
+    async def reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        await self._send(
+            {"type": "http.response.start", "status": status, "headers": _encoded(headers, body, self.close)}
+        )
+        await self._send({"type": "http.response.body", "body": b"" if self.method == "HEAD" else body})
 
-    def method_not_allowed(self) -> errors.MethodNotAllowed:
-        if self.allowed() == OPERATION_METHODS:
-            return errors.MethodNotAllowed(f"{self.command} is not allowed; use POST /v1/<operation>")
-        return errors.MethodNotAllowed(f"{self.command} is not allowed on {self.request_path()}; use GET or HEAD")
+    async def fail(self, exc: errors.DataStoreError, *, allow: str = OPERATION_METHODS, close: bool = False) -> None:
+        self.close = self.close or close
+        response = error_response(exc, str(uuid.uuid4()), allow=allow)
+        await self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers())
 
-    def fail(self, exc: errors.DataStoreError, *, close: bool = False) -> None:
-        if close:
-            self.close_connection = True
-        response = error_response(exc, str(uuid.uuid4()), allow=self.allowed())
-        self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers())
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol errors found by http.server itself, in the contract's error shape."""
-        error: errors.DataStoreError
-        if code == 501:  # a method http.server has no handler for
-            error = self.method_not_allowed()
-        elif code in (413, 414, 431):
-            error = errors.PayloadTooLarge(message or "request too large")
-        else:
-            error = errors.InvalidRequest(f"malformed HTTP request: {message or code}")
-        if self.request_version == "HTTP/0.9" or getattr(self, "command", None) is None:
-            self.request_version = "HTTP/1.1"
-        self.fail(error, close=True)
-
-    def read_body(self) -> bytes | None:
-        """The request body, or None after answering 400/413 (oversized bodies are
-        refused unread, chunked ones too: the size must be known before reading)."""
+    async def read_body(self, max_body: int) -> bytes | None:
+        """The request body, or None after answering 400/413 (oversized bodies are refused
+        unread, chunked ones too: the size must be known before reading) or when the client
+        went away mid-body (no answer then)."""
         if "transfer-encoding" in self.headers:
-            self.fail(errors.InvalidRequest("send the body with a Content-Length, not chunked"), close=True)
+            await self.fail(errors.InvalidRequest("send the body with a Content-Length, not chunked"), close=True)
             return None
+        length = int(self.headers.get("content-length") or "0")  # h11 refused any other value
+        if length > max_body:
+            await self.fail(errors.PayloadTooLarge(f"request body exceeds {max_body} bytes"), close=True)
+            return None
+        chunks: list[bytes] = []
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def skip_body(self, max_body: int) -> None:
+        """For a request answered without its body: uvicorn drops a body that fits; a chunked
+        or oversized one is not waited for, the connection closes after the answer."""
+        if "transfer-encoding" in self.headers or int(self.headers.get("content-length") or "0") > max_body:
+            self.close = True
+
+
+class JsonApp:
+    """The ASGI app both servers are: protocol checks, then `handle` (their own routes)."""
+
+    max_body = MAX_BODY_BYTES
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-datastore")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no lifespan, no websockets (uvicorn is told so)
+            return
+        exchange = Exchange(scope, receive, send)
+        if scope.get("http_version") not in SUPPORTED_VERSIONS:
+            await exchange.fail(
+                errors.InvalidRequest(f"malformed HTTP request: Invalid HTTP version ({scope.get('http_version')})"),
+                close=True,
+            )
+        elif exchange.too_large is not None:
+            await exchange.fail(errors.PayloadTooLarge(exchange.too_large), close=True)
+        elif exchange.header_count > MAX_HEADERS:
+            await exchange.fail(errors.PayloadTooLarge("Too many headers"), close=True)
+        else:
+            await self.handle(exchange)
+
+    async def handle(self, exchange: Exchange) -> None:
+        raise NotImplementedError
+
+    def protocol_error(self, detail: str) -> errors.DataStoreError | None:
+        """The answer to a request h11 refused (`detail` is its reason), if not the default."""
+        return None
+
+    async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class ContractH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol whose own refusals (a request h11 cannot parse) are
+    answered in the contract's error shape rather than as plain text."""
+
+    owner: JsonApp  # set by `serve_until_signalled` on a subclass of its own
+    _first_line_checked = False
+
+    def data_received(self, data: bytes) -> None:
+        # h11 waits for the blank line that ends a head; an HTTP/0.9 request (a request line
+        # without a version) never sends one. The first request's line is checked on arrival.
+        if not self._first_line_checked:
+            self._first_bytes = getattr(self, "_first_bytes", b"") + data
+            line, newline, _ = self._first_bytes.partition(b"\n")
+            if newline or len(self._first_bytes) > MAX_LINE:
+                self._first_line_checked = True
+                line = line.rstrip(b"\r")
+                words = line.split()
+                if newline and not (len(words) == 3 and _VERSION.match(words[2])):
+                    text = line.decode("latin-1")
+                    message = (
+                        f"Bad HTTP/0.9 request type ({words[0].decode('latin-1')!r})"
+                        if len(words) == 2
+                        else f"Bad request syntax ({text!r})"
+                    )
+                    try:
+                        raise h11.RemoteProtocolError(message, error_status_hint=400)
+                    except h11.RemoteProtocolError:
+                        self.send_400_response(message)
+                    return
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        exc = sys.exc_info()[1]  # called from uvicorn's `except h11.RemoteProtocolError`
+        hint = getattr(exc, "error_status_hint", 400)
+        detail = str(exc) if exc is not None else msg
+        error = self.owner.protocol_error(detail) or self._default_error(hint, detail)
+        response = error_response(error, str(uuid.uuid4()))
+        body = response.encoded_body().encode("utf-8")
+        headers = _encoded(response.http_headers(), body, close=True)
+        headers[:0] = self.server_state.default_headers
         try:
-            length = int(self.headers.get("content-length") or "0")
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.fail(errors.InvalidRequest("Content-Length is not a number"), close=True)
-            return None
-        if length > self.max_body:
-            self.fail(errors.PayloadTooLarge(f"request body exceeds {self.max_body} bytes"), close=True)
-            return None
-        body = self.rfile.read(length)
-        if len(body) < length:  # the client went away mid-body
-            self.close_connection = True
-            return None
-        return body
+            self.transport.write(self.conn.send(h11.Response(status_code=response.status, headers=headers)) or b"")
+            self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
+            self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError:  # the answer to this request had begun: nothing more to say
+            pass
+        self.transport.close()
 
-    def discard_body(self) -> None:
-        """Drain the body of a request answered without it, so keep-alive stays in sync."""
+    @staticmethod
+    def _default_error(hint: int, detail: str) -> errors.DataStoreError:
+        if hint in (413, 414, 431):
+            return errors.PayloadTooLarge("request too large")
+        if "Content-Length" in detail:
+            return errors.InvalidRequest("Content-Length is not a number")
+        return errors.InvalidRequest(f"malformed HTTP request: {detail}")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping on SIGTERM/SIGINT (after the requests in flight) without
+    re-raising the signal afterwards, so that the caller can close the store and say so."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: str) -> None:
+        super().__init__(config)
+        self.on_stop = on_stop
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            if self.on_stop and not self.should_exit:
+                print(f"received {signal.Signals(signum).name}, {self.on_stop}", flush=True)
+            self.handle_exit(signum, _frame)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            length = -1
-        if 0 < length <= self.max_body:
-            self.rfile.read(length)
-        elif length or "transfer-encoding" in self.headers:
-            self.close_connection = True
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
-def serve_until_signalled(server: ThreadingHTTPServer, on_stop: str = "") -> None:
-    """serve_forever until SIGTERM/SIGINT, then close the listening socket."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        if on_stop:
-            print(f"received {signal.Signals(signum).name}, {on_stop}", flush=True)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket (IPv4 or IPv6 as `host` says), bound now so that a port in use
+    fails before anything is served; a deep backlog, so a burst of clients is queued, not reset.
+    Made with `IPPROTO_TCP` so that asyncio sets TCP_NODELAY on every connection: headers and
+    body go out in two writes, and without it the body waits for the client's delayed ACK
+    (~40 ms per request on a kept-alive connection)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        server.serve_forever(poll_interval=0.2)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: JsonApp, *, server_name: str, keep_alive: float) -> uvicorn.Config:
+    """How both servers run on uvicorn: HTTP/1.1 only (h11), no access log, their own `Server`."""
+
+    class Protocol(ContractH11Protocol):
+        owner = app
+
+    return uvicorn.Config(
+        app,
+        http=Protocol,
+        proxy_headers=False,
+        lifespan="off",
+        ws="none",
+        interface="asgi3",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        headers=[("server", f"{server_name}/{__version__}")],
+        timeout_keep_alive=int(keep_alive),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        backlog=2048,
+    )
+
+
+def serve_until_signalled(
+    app: JsonApp, sock: socket.socket, *, server_name: str, keep_alive: float, on_stop: str = ""
+) -> None:
+    """Serve `app` on `sock` until SIGTERM/SIGINT; no access log (uvicorn's warnings stay)."""
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # no start/stop chatter at INFO
+    config = uvicorn_config(app, server_name=server_name, keep_alive=keep_alive)
+    try:
+        _Server(config, on_stop).run(sockets=[sock])
     finally:
-        server.server_close()
+        sock.close()
+        app.close()

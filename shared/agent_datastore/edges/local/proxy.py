@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any, Protocol
 
 import httpx
@@ -30,13 +29,14 @@ from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.auth import mint_token
 from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, error_response
-from agent_datastore.edges.local.httpbase import JsonRequestHandler
+from agent_datastore.edges.local.httpbase import KNOWN_METHODS, Exchange, JsonApp
 
 logger = logging.getLogger("agent_datastore.edges.local.proxy")
 
 HEALTH = "/healthz"
 # Headers of the upstream answer passed back to the sandbox; everything else is dropped.
 PASSED_BACK = ("content-type", "retry-after", "x-request-id")
+FOREIGN_HOST = "the proxy answers only requests whose Host is its own loopback address"
 
 
 class Credential(Protocol):
@@ -98,27 +98,33 @@ class ProxyConfig:
     connect_retries: int = 2  # a connection that never opened is safe to try again
 
 
-class SandboxProxy(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class SandboxProxy(JsonApp):
+    """The proxy as an ASGI app: checks, then the upstream call in a worker thread."""
 
-    def __init__(self, address: tuple[str, int], config: ProxyConfig, client: httpx.Client | None = None) -> None:
-        super().__init__(address, ProxyHandler)
+    def __init__(
+        self, listening: tuple[Any, ...], config: ProxyConfig, client: httpx.Client | None = None, threads: int = 32
+    ) -> None:
+        super().__init__(threads)
+        self.listening = listening  # (host, port) the proxy is bound to: the `Host` it answers
         self.config = config
+        self.max_body = config.max_body
         self.upstream = config.upstream.rstrip("/")
         self._client = client
+        self._client_lock = threading.Lock()
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
-                follow_redirects=False,
-            )
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+                    limits=httpx.Limits(max_connections=self.threads, max_keepalive_connections=None),
+                    follow_redirects=False,
+                )
+            return self._client
 
-    def server_close(self) -> None:
-        super().server_close()
+    def close(self) -> None:
+        super().close()
         if self._client is not None:
             self._client.close()
 
@@ -151,87 +157,64 @@ class SandboxProxy(ThreadingHTTPServer):
         passed = {name: response.headers[name] for name in PASSED_BACK if name in response.headers}
         return response.status_code, response.content, passed
 
+    def protocol_error(self, detail: str) -> errors.DataStoreError | None:
+        return errors.Forbidden(FOREIGN_HOST) if "multiple Host" in detail else None
+
+    async def handle(self, exchange: Exchange) -> None:
+        # A foreign `Host` is refused before any method is looked at (see `host_allowed`);
+        # h11 refuses two `Host` headers itself (`protocol_error`).
+        hosts = exchange.host_headers()
+        if len(hosts) > 1 or (hosts and not host_allowed(hosts[0], self.listening)):
+            exchange.skip_body(self.max_body)
+            await exchange.fail(errors.Forbidden(FOREIGN_HOST), allow=self._allowed(exchange), close=True)
+            return
+        path = exchange.path.split("?", 1)[0]
+        operation = _operation(path)
+        if exchange.method == "POST" and path != HEALTH:
+            if operation is None:
+                exchange.skip_body(self.max_body)
+                await exchange.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+                return
+            if not is_json(exchange.headers.get("content-type")):
+                exchange.skip_body(self.max_body)
+                message = "the proxy takes only Content-Type: application/json (charset utf-8)"
+                await exchange.fail(errors.InvalidRequest(message))
+                return
+            body = await exchange.read_body(self.max_body)
+            if body is not None:
+                await exchange.reply(*await self.in_thread(self.forward, operation, body))
+            return
+        exchange.skip_body(self.max_body)
+        if path == HEALTH and exchange.method in ("GET", "HEAD"):
+            await exchange.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
+        elif exchange.method not in KNOWN_METHODS:  # as http.server answered a method it has no handler for
+            message = f"{exchange.method} is not allowed; use POST /v1/<operation>"
+            if path == HEALTH:
+                message = f"{exchange.method} is not allowed on {path}; use GET or HEAD"
+            await exchange.fail(errors.MethodNotAllowed(message), allow=self._allowed(exchange), close=True)
+        elif path == HEALTH:
+            message = f"{exchange.method} is not allowed on {path}; use GET or HEAD"
+            await exchange.fail(errors.MethodNotAllowed(message), allow=PAGE_METHODS)
+        elif operation is not None:
+            await exchange.fail(errors.MethodNotAllowed(f"{exchange.method} is not allowed; use POST"))
+        else:
+            await exchange.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
+
+    @staticmethod
+    def _allowed(exchange: Exchange) -> str:
+        return PAGE_METHODS if exchange.path.split("?", 1)[0] == HEALTH else OPERATION_METHODS
+
+
+def _operation(path: str) -> str | None:
+    prefix = "/v1/"
+    if path.startswith(prefix) and path[len(prefix) :] in OPERATIONS:
+        return path[len(prefix) :]
+    return None
+
 
 def _answer(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
     response = error_response(exc, str(uuid.uuid4()))
     return response.status, response.encoded_body().encode("utf-8"), response.http_headers()
-
-
-class ProxyHandler(JsonRequestHandler):
-    server: SandboxProxy
-    server_version = "agent-datastore-proxy"
-
-    def setup(self) -> None:
-        self.max_body = self.server.config.max_body
-        # A sandbox that opens a connection and sends nothing does not hold a thread forever.
-        self.idle_timeout = self.server.config.client_timeout
-        super().setup()
-
-    def parse_request(self) -> bool:
-        """After http.server has read the request line and headers: refuse a foreign `Host`
-        before any method is looked at (see `host_allowed`)."""
-        if not super().parse_request():
-            return False
-        hosts = self.headers.get_all("host") or []
-        if len(hosts) > 1 or (hosts and not host_allowed(hosts[0], self.server.server_address)):
-            self.discard_body()
-            self.fail(
-                errors.Forbidden("the proxy answers only requests whose Host is its own loopback address"),
-                close=True,
-            )
-            return False
-        return True
-
-    def _operation(self) -> str | None:
-        path = self.request_path()
-        prefix = "/v1/"
-        if path.startswith(prefix) and path[len(prefix) :] in OPERATIONS:
-            return path[len(prefix) :]
-        return None
-
-    def allowed(self) -> str:
-        return PAGE_METHODS if self.request_path() == HEALTH else OPERATION_METHODS
-
-    def do_POST(self) -> None:
-        operation = self._operation()
-        if self.request_path() == HEALTH:
-            self._refuse()
-            return
-        if operation is None:
-            self.discard_body()
-            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
-            return
-        if not is_json(self.headers.get("content-type")):
-            self.discard_body()
-            self.fail(errors.InvalidRequest("the proxy takes only Content-Type: application/json (charset utf-8)"))
-            return
-        body = self.read_body()
-        if body is not None:
-            self.reply(*self.server.forward(operation, body))
-
-    def do_GET(self) -> None:
-        if self.request_path() == HEALTH:
-            self.discard_body()
-            self.reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
-            return
-        self._refuse()
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
-    def _refuse(self) -> None:
-        self.discard_body()
-        if self.request_path() == HEALTH:
-            self.fail(self.method_not_allowed())
-        elif self._operation() is not None:
-            self.fail(errors.MethodNotAllowed(f"{self.command} is not allowed; use POST"))
-        else:
-            self.fail(errors.UnknownOperation("the proxy forwards only POST /v1/<operation>"))
-
-    do_PUT = _refuse
-    do_DELETE = _refuse
-    do_PATCH = _refuse
-    do_OPTIONS = _refuse
 
 
 def host_allowed(value: str, listening: tuple[Any, ...]) -> bool:

@@ -1,7 +1,8 @@
 """The local HTTP server.
 
-It turns each HTTP request into the neutral `HttpRequest` and answers it
-through `edges.dispatch`, as the deployed functions do: there is no second
+An ASGI app served by uvicorn (edges/local/httpbase.py). It turns each HTTP
+request into the neutral `HttpRequest` and answers it through `edges.dispatch`
+(in a worker thread), as the deployed functions do: there is no second
 implementation of any operation here.
 """
 
@@ -15,89 +16,70 @@ import secrets
 import sys
 import uuid
 from dataclasses import replace
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from agent_datastore.api.app import Api
-from agent_datastore.core.limits import MAX_BODY_BYTES
+from agent_datastore.core import errors
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import SecretSource, with_remote_cursor_secret
-from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, HttpRequest
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, HttpRequest, Response
 from agent_datastore.edges.local import pages
-from agent_datastore.edges.local.httpbase import JsonRequestHandler, serve_until_signalled
+from agent_datastore.edges.local.httpbase import KNOWN_METHODS, Exchange, JsonApp, listen, serve_until_signalled
+
+# Threads that run the store's (synchronous) calls. SQLite writes one transaction at a time
+# and keeps a connection per thread: a few threads keep it busy without contending for its
+# lock; a remote store waits on the network, where more requests in flight help.
+SQLITE_THREADS = 4
+REMOTE_THREADS = 32
+KEEP_ALIVE_SECONDS = 75  # longer than clients keep an idle connection (httpx: 5 s), so they close first
 
 
-class DataStoreHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class DataStoreApp(JsonApp):
+    """`POST /v1/<operation>` through `edges.dispatch`, and the read-only pages."""
 
-    def __init__(self, address: tuple[str, int], api: Api, remote: SecretSource | None = None) -> None:
-        super().__init__(address, RequestHandler)
+    def __init__(self, api: Api, remote: SecretSource | None = None, threads: int | None = None) -> None:
+        sqlite = api.settings.store_backend == "sqlite"
+        super().__init__(threads or (SQLITE_THREADS if sqlite else REMOTE_THREADS))
         self.api = api
         self.remote = remote
 
-
-class RequestHandler(JsonRequestHandler):
-    server: DataStoreHTTPServer
-    server_version = "agent-datastore"
-    max_body = MAX_BODY_BYTES
-
-    def _path(self) -> str:
-        return self.request_path()
-
-    def _page(self) -> pages.Page | None:
-        return pages.GET_ROUTES.get(self._path())
-
-    def allowed(self) -> str:
-        return PAGE_METHODS if self._page() is not None else OPERATION_METHODS
-
-    def do_GET(self) -> None:
-        page = self._page()
-        self.discard_body()
+    async def handle(self, exchange: Exchange) -> None:
+        page = pages.GET_ROUTES.get(exchange.path.split("?", 1)[0])
         if page is not None:
-            host = self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}"
-            status, content_type, body = page(self.server.api, f"http://{host}")
-            self.reply(status, body, {"content-type": content_type})
+            exchange.skip_body(self.max_body)
+            if exchange.method not in ("GET", "HEAD"):  # the pages are read-only
+                path = exchange.path.split("?", 1)[0]
+                message = f"{exchange.method} is not allowed on {path}; use GET or HEAD"
+                await exchange.fail(errors.MethodNotAllowed(message), allow=PAGE_METHODS)
+                return
+            port = exchange.scope["server"][1] if exchange.scope.get("server") else 0
+            base_url = f"http://{exchange.headers.get('host') or f'127.0.0.1:{port}'}"
+            status, content_type, body = await self.in_thread(page, self.api, base_url)
+            await exchange.reply(status, body, {"content-type": content_type})
             return
-        self._dispatch(b"")
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
-    def do_POST(self) -> None:
-        if self._page() is not None:
-            self.do_PUT()
+        if exchange.method not in KNOWN_METHODS:  # as http.server answered a method it has no handler for
+            exchange.skip_body(self.max_body)
+            message = f"{exchange.method} is not allowed; use POST /v1/<operation>"
+            await exchange.fail(errors.MethodNotAllowed(message), allow=OPERATION_METHODS, close=True)
             return
-        body = self.read_body()
-        if body is not None:
-            self._dispatch(body)
-
-    def do_PUT(self) -> None:
-        self.discard_body()
-        if self._page() is not None:  # the pages are read-only
-            self.fail(self.method_not_allowed())
-            return
-        self._dispatch(b"")
-
-    do_DELETE = do_PUT
-    do_PATCH = do_PUT
-    do_OPTIONS = do_PUT
-
-    def _dispatch(self, body: bytes) -> None:
-        headers: dict[str, str] = {}
-        for name, raw in self.headers.items():
-            key = name.lower()
-            # http.server decodes header bytes as latin-1; clients send UTF-8.
-            try:
-                value = raw.encode("latin-1").decode("utf-8")
-            except UnicodeError:
-                value = raw
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        request = HttpRequest(self.command.upper(), self._path(), headers, body)
+        body = b""
+        if exchange.method == "POST":
+            read = await exchange.read_body(self.max_body)
+            if read is None:
+                return
+            body = read
+        else:
+            exchange.skip_body(self.max_body)
+        request = HttpRequest(exchange.method, exchange.path.split("?", 1)[0], exchange.headers, body)
         request_id = str(uuid.uuid4())
-        response = dispatch.answer_http(self.server.api, request, None, request_id, remote=self.server.remote)
-        self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id))
+        response: Response = await self.in_thread(self._answer, request, request_id)
+        await exchange.reply(
+            response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id)
+        )
+
+    def _answer(self, request: HttpRequest, request_id: str) -> Response:
+        return dispatch.answer_http(self.api, request, None, request_id, remote=self.remote)
 
 
 CURSOR_KEY_FILE = "cursor.key"
@@ -146,7 +128,7 @@ def serve(settings: Settings, host: str, port: int, remote: SecretSource | None 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     api = Api(with_cursor_key(settings, remote))
     api.service  # open the store now, so that a bad configuration fails at start-up  # noqa: B018
-    server = DataStoreHTTPServer((host, port), api, remote)
+    sock = listen(host, port)
     if settings.auth == "none":
         banner = "!" * 72
         print(
@@ -156,12 +138,15 @@ def serve(settings: Settings, host: str, port: int, remote: SecretSource | None 
             flush=True,
         )
     print(
-        f"agent-datastore serving http://{host}:{server.server_address[1]} "
+        f"agent-datastore serving http://{host}:{sock.getsockname()[1]} "
         f"(backend {settings.store_backend}, auth {settings.auth})",
         flush=True,
     )
+    app = DataStoreApp(api, remote)
     try:
-        serve_until_signalled(server, on_stop="shutting down")
+        serve_until_signalled(
+            app, sock, server_name="agent-datastore", keep_alive=KEEP_ALIVE_SECONDS, on_stop="shutting down"
+        )
     finally:
         api.close()
     print("stopped", flush=True)
