@@ -78,7 +78,10 @@ CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 
 class DynamoDBStore(OptimisticStore[Item]):
     name = "dynamodb"
-    contention = Contention(attempts=MAX_RACES, base=0.01, cap=1.0)
+    # A lost race is retried at once on what the failed condition returned, then after a backoff
+    # from a fresh read, for at least MAX_RACES attempts and 15 seconds (the request budget is 20):
+    # the short cap keeps every contender trying at a similar pace, so none starves behind others.
+    contention = Contention(attempts=MAX_RACES, base=0.01, cap=0.25, seconds=15.0)
 
     def __init__(
         self,
