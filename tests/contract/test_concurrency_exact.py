@@ -5,11 +5,11 @@ meanwhile, with a reader running throughout, `stats` and `list_namespaces` are t
 
 from __future__ import annotations
 
-import pytest
-
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 from agent_datastore.core.jsonutil import dumps, utf8_len
 
