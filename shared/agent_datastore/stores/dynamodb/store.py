@@ -282,6 +282,22 @@ class DynamoDBStore(OptimisticStore[Item]):
             else:
                 records[key] = again
 
+    def _moved_expiry(
+        self, scope: Scope, record: Record, item: Item, after: Record
+    ) -> tuple[str, str, dict[str, Any]] | None:
+        """The `exp`/`ttl` expressions moving `record`'s expiry to `after`'s, its chunks' TTL moved
+        first (LostRace when they are gone); None when the expiry does not move."""
+        if after.expires_at == record.expires_at or after.expires_at is None or not record.ttl_seconds:
+            return None
+        if "vn" in item and not self.db.extend_chunks(scope, item, after.expires_at):
+            raise LostRace()
+        moved = {
+            ":exp": {"N": str(after.expires_at)},
+            ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))},
+            ":tm": {"N": str(record.ttl_seconds * 1000)},  # for the caller's condition on the TTL read
+        }
+        return (":exp", ":ttl", moved)
+
     def _read_action(
         self, scope: Scope, record: Record, item: Item, after: Record, reader: str | None
     ) -> dict[str, Any] | None:
@@ -289,14 +305,10 @@ class DynamoDBStore(OptimisticStore[Item]):
         chunks' TTL first: LostRace when they are gone); None when it writes nothing."""
         values: dict[str, Any] = {":ca": {"N": str(record.created_at)}, ":ver": {"N": str(record.version)}}
         condition, attributes = "#ca = :ca AND #ver >= :ver", ["ca", "ver"]
-        expiry = None
-        if after.expires_at != record.expires_at and after.expires_at is not None and record.ttl_seconds:
-            if "vn" in item and not self.db.extend_chunks(scope, item, after.expires_at):
-                raise LostRace()
+        expiry = self._moved_expiry(scope, record, item, after)
+        if expiry is not None:
             condition, attributes = "#ver = :ver AND #tm = :tm", ["ver", "tm"]
-            values = {":ver": values[":ver"], ":tm": {"N": str(record.ttl_seconds * 1000)}}
-            moved = {":exp": {"N": str(after.expires_at)}, ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))}}
-            expiry = (":exp", ":ttl", moved)
+            values = {":ver": values[":ver"]}  # `:tm` comes with the expiry's values
         if reader is None and expiry is None:
             return None  # a refresh to the expiry it already has (read in the write's millisecond)
         return self.db.read_action(
@@ -321,14 +333,9 @@ class DynamoDBStore(OptimisticStore[Item]):
             return record
         condition, attributes = "#ver = :ver", ["ver"]
         values: dict[str, Any] = {":ver": {"N": str(record.version)}}
-        expiry = None
-        if after.expires_at != record.expires_at and after.expires_at is not None and record.ttl_seconds:
-            if "vn" in item and not self.db.extend_chunks(scope, item, after.expires_at):
-                raise LostRace()
-            condition, attributes = condition + " AND #tm = :tm", ["ver", "tm"]
-            values[":tm"] = {"N": str(record.ttl_seconds * 1000)}
-            moved = {":exp": {"N": str(after.expires_at)}, ":ttl": {"N": str(codec.ttl_seconds(after.expires_at))}}
-            expiry = (":exp", ":ttl", moved)
+        expiry = self._moved_expiry(scope, record, item, after)
+        if expiry is not None:
+            condition, attributes = condition + " AND #tm = :tm", ["ver", "tm"]  # `:tm`: the expiry's
         if reader is None and expiry is None:
             return after  # a refresh to the expiry it already has (read in the write's millisecond)
         try:
