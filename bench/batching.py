@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import tracemalloc
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS
 from agent_datastore.stores.base import Store, within_budget
 from bench import roundtrips
+from bench.sections import replace_section
 
 HEADING = "## Batches: round trips and memory"
 ITEMS = 100
@@ -154,17 +154,6 @@ def render(trips: dict[str, dict[str, int | None]], peaks: dict[str, dict[str, f
     return "\n".join(lines) + "\n"
 
 
-def write_section(results: Path, section: str) -> None:
-    """Replace this module's section of `results` (up to the next `## `), or add it at the end."""
-    text = results.read_text() if results.exists() else ""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
-
-
 def measure(backends: list[str]) -> str:
     names = [name for name in backends if _available(name)]
     trips = {}
@@ -187,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     section = measure(args.backends.split(","))
     print(section)
     if args.append:
-        write_section(args.append, section)
+        replace_section(args.append, section)
         print(f"wrote the section to {args.append}")
     return 0
 

@@ -20,7 +20,6 @@ import argparse
 import base64
 import importlib
 import random
-import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.errors import DataStoreError
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
+from bench.sections import replace_section
 from tests.support.capacity import Bill, dynamo_meter, firestore_meter, item_size, read_units, write_units
 
 HEADING = "## What a user pays"
@@ -276,17 +276,6 @@ def render(dynamodb: list[Row], former: list[Row], firestore: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_section(results: Path, section: str) -> None:
-    """Replace this script's section of `results` (up to the next `## `), or add it at the end."""
-    text = results.read_text(encoding="utf-8") if results.exists() else ""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--append", type=Path, help="write the section into this results file")
@@ -308,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(dynamodb, former, firestore)
     print(section)
     if args.append:
-        append_section(args.append, section)
+        replace_section(args.append, section)
         print(f"wrote the section to {args.append}", file=sys.stderr)
     return 0
 

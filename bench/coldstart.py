@@ -38,6 +38,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.sections import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Cold start: entry points vs the bare cloud SDK"
 TARGET = 1.5
@@ -312,17 +314,6 @@ def render(rows: list[tuple[str, str, dict[str, float]]], runs: int, python: str
     return "\n".join(lines) + "\n"
 
 
-def append_section(results: Path, section: str) -> None:
-    """Replace this module's section of `results` (up to the next `## `), or add it at the end."""
-    text = results.read_text() if results.exists() else ""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
@@ -340,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(rows, args.runs, python)
     print(section)
     if args.append:
-        append_section(args.append, section)
+        replace_section(args.append, section)
         print(f"wrote {args.append}")
     return 0
 

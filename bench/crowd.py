@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.langgraph_calls import append_section
+from bench.sections import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "7df44e60176498552f9549e48f7c6db35b27f275"  # the last commit with the stdlib servers
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(result, rounds, seconds)
     print(section)
     if args.append and not args.quick:
-        append_section(args.append, section)
+        replace_section(args.append, section)
         print(f"wrote the section to {args.append}", file=sys.stderr)
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import httpx
 from agent_datastore_sdk import AsyncDataStore, DataStore
 from agent_datastore_sdk.langgraph import DataStoreStore
 from agent_datastore_sdk.transports.http import AsyncHttpTransport, HttpTransport
+from bench.sections import replace_section
 
 HEADING = "## LangGraph store: HTTP calls per operation"
 TARGET_SEARCH_CALLS = 2
@@ -124,19 +124,6 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_section(results: Path, section: str) -> None:
-    """Replace the section of `results` headed by `section`'s first line (up to the next `## `),
-    or add it at the end (bench/crowd.py writes its own section with it too)."""
-    text = results.read_text() if results.exists() else ""
-    heading = section.split("\n", 1)[0]
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running data store with auth off (default: start one)")
@@ -153,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     search_calls = len(result["rows"][1][1])
     if args.append:
-        append_section(args.append, section)
+        replace_section(args.append, section)
         print(f"wrote the section to {args.append}", file=sys.stderr)
     if search_calls > TARGET_SEARCH_CALLS:
         print(f"search over {ITEMS} items: {search_calls} calls (target {TARGET_SEARCH_CALLS})", file=sys.stderr)

@@ -26,6 +26,7 @@ from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
 from bench import batching, capacity, roundtrips
+from bench.sections import replace_section
 
 BACKENDS = list(REGISTRY)
 
@@ -151,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             from bench import scale_firestore
 
             print("benchmarking firestore at scale ...", flush=True)
-            scale_firestore.replace_section(args.out, scale_firestore.run(rounds=5))
-        batching.write_section(args.out, batching.measure(args.backends.split(",")))
+            replace_section(args.out, scale_firestore.run(rounds=5))
+        replace_section(args.out, batching.measure(args.backends.split(",")))
         print(f"wrote the batching section to {args.out}")
         capacity.main(["--append", str(args.out)])  # its own section: what a user pays
     return 0

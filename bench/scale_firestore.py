@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import sys
 import tracemalloc
@@ -26,6 +25,7 @@ from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.core.records import Scope, Write, now_ms
 from agent_datastore.stores.firestore.layout import SHARDS
 from agent_datastore.stores.firestore.store import FirestoreStore
+from bench.sections import replace_section
 from tests.contract.backends.firestore import counting_rpcs
 from tests.gcp.test_values import incompressible
 from tests.gcp.workload import Outcome, write_distinct_keys
@@ -114,19 +114,6 @@ def render(rows: list[dict[str, Any]], reads: dict[str, Any], rounds: int) -> st
         " (the batch stops streaming once the head of the request exceeds the budget) |",
     ]
     return "\n".join(lines) + "\n"
-
-
-def replace_section(results: Path, section: str) -> None:
-    """Replace the section of `results` headed by `section`'s first line (up to the next `## `),
-    or add it at the end."""
-    heading = section.split("\n", 1)[0]
-    text = results.read_text() if results.exists() else ""
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
 
 
 def run(rounds: int) -> str:
