@@ -1,10 +1,12 @@
-"""bench/langgraph_calls.py: its counts, against the real server, and its section of the results file."""
+"""bench/langgraph_calls.py: its counts, against the real server, and its section of the results file
+(written by bench/sections.py, which every benchmark uses)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bench import langgraph_calls
+from bench.sections import replace_section
 from tests.integrations.conftest import mint
 from tests.support.server import RunningServer
 
@@ -23,11 +25,11 @@ def test_the_section_is_replaced_or_appended_and_nothing_else_changes(tmp_path: 
     results = tmp_path / "results.md"
     results.write_text("# Benchmark results\n\n| a | b |\n\n## Other\n\nkept\n")
     first = f"{langgraph_calls.HEADING}\n\none\n"
-    langgraph_calls.append_section(results, first)
+    replace_section(results, first)
     assert results.read_text() == f"# Benchmark results\n\n| a | b |\n\n## Other\n\nkept\n\n{first}"
-    langgraph_calls.append_section(results, f"{langgraph_calls.HEADING}\n\ntwo\n")
+    replace_section(results, f"{langgraph_calls.HEADING}\n\ntwo\n")
     assert results.read_text().count(langgraph_calls.HEADING) == 1
     assert results.read_text().endswith("## Other\n\nkept\n\n## LangGraph store: HTTP calls per operation\n\ntwo\n")
     results.write_text(f"# B\n\n{first}\n## Later\n\nkept\n")
-    langgraph_calls.append_section(results, f"{langgraph_calls.HEADING}\n\nthree\n")
+    replace_section(results, f"{langgraph_calls.HEADING}\n\nthree\n")
     assert results.read_text() == f"# B\n\n{langgraph_calls.HEADING}\n\nthree\n\n## Later\n\nkept\n"
