@@ -12,20 +12,18 @@ replaces only its own section of the results file.
 from __future__ import annotations
 
 import argparse
-import importlib
 import tracemalloc
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_datastore.api.service import DataStoreService, parse_request, value_budget
+from agent_datastore.api.service import value_budget
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.records import Scope, now_ms
-from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS
 from agent_datastore.stores.base import Store, within_budget
 from bench import roundtrips
+from bench.backends import available, with_service
 from bench.sections import replace_section
 
 HEADING = "## Batches: round trips and memory"
@@ -33,30 +31,6 @@ ITEMS = 100
 BIG = 1_000_000  # characters of each value of the memory measurement
 MEMORY_BACKENDS = ("memory", "sqlite", "couchdb")  # where 100 MB are written quickly enough
 MIB = 1024 * 1024
-
-
-def _available(name: str) -> bool:
-    try:
-        module = importlib.import_module(f"tests.contract.backends.{name}")
-    except ModuleNotFoundError:
-        return False
-    return module.available() is None
-
-
-def _with_store(name: str, work: Callable[[Store, Callable[..., Any], Identity], Any]) -> Any:
-    """`work(store, call, identity)` on a fresh store of backend `name` (the contract fixture's)."""
-    stores = importlib.import_module(f"tests.contract.backends.{name}").make_store()
-    store: Store = next(stores)
-    try:
-        service = DataStoreService(store, Settings(auth="none"))
-        identity = Identity(f"bench-{uuid.uuid4().hex[:8]}", "bench")
-
-        def call(operation: str, **body: Any) -> Any:
-            return service.execute(operation, parse_request(operation, body), identity)
-
-        return work(store, call, identity)
-    finally:
-        stores.close()
 
 
 def round_trips(name: str) -> dict[str, int | None]:
@@ -78,7 +52,7 @@ def round_trips(name: str) -> dict[str, int | None]:
                 rows[label] = counter() - before if counter else None
         return rows
 
-    result: dict[str, int | None] = _with_store(name, work)
+    result: dict[str, int | None] = with_service(name, work)
     return result
 
 
@@ -114,7 +88,7 @@ def memory(name: str) -> dict[str, float]:
             row["read all, then cut: peak MiB"] = peak / MIB
         return row
 
-    result: dict[str, float] = _with_store(name, work)
+    result: dict[str, float] = with_service(name, work)
     return result
 
 
@@ -155,7 +129,7 @@ def render(trips: dict[str, dict[str, int | None]], peaks: dict[str, dict[str, f
 
 
 def measure(backends: list[str]) -> str:
-    names = [name for name in backends if _available(name)]
+    names = [name for name in backends if available(name)]
     trips = {}
     for name in names:
         print(f"batching: round trips on {name} ...", flush=True)

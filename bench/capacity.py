@@ -33,6 +33,7 @@ from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.errors import DataStoreError
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
+from bench.backends import available
 from bench.sections import replace_section
 from tests.support.capacity import Bill, dynamo_meter, firestore_meter, item_size, read_units, write_units
 
@@ -205,14 +206,6 @@ def firestore_rows() -> list[Row]:
         finally:
             stores.close()
     return rows
-
-
-def available(name: str) -> bool:
-    try:
-        module = importlib.import_module(f"tests.contract.backends.{name}")
-    except ModuleNotFoundError:
-        return False
-    return module.available() is None
 
 
 def render(dynamodb: list[Row], former: list[Row], firestore: list[Row]) -> str:

@@ -10,22 +10,19 @@ in-memory backend measured in the same run. Results go to bench/results.md
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import platform
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_datastore.api.service import DataStoreService, parse_request
 from agent_datastore.core.identity import Identity
-from agent_datastore.core.settings import Settings
 from agent_datastore.stores import BACKENDS as REGISTRY
 from agent_datastore.stores.base import Store
 from bench import batching, capacity, roundtrips
+from bench.backends import available, with_service
 from bench.sections import replace_section
 
 BACKENDS = list(REGISTRY)
@@ -50,29 +47,12 @@ def operations(call: Callable[..., Any]) -> dict[str, Callable[[int], Any]]:
     }
 
 
-def available(name: str) -> bool:
-    try:
-        module = importlib.import_module(f"tests.contract.backends.{name}")
-    except ModuleNotFoundError:
-        return False
-    return module.available() is None
-
-
 def bench_backend(name: str, rounds: int) -> dict[str, dict[str, float]]:
-    module = importlib.import_module(f"tests.contract.backends.{name}")
-    stores = module.make_store()
-    store: Store = next(stores)
-    try:
-        service = DataStoreService(store, Settings(auth="none"))
-        identity = Identity(f"bench-{uuid.uuid4().hex[:8]}", "bench")
-
-        def call(operation: str, **body: Any) -> Any:
-            return service.execute(operation, parse_request(operation, body), identity)
-
+    def work(store: Store, call: Callable[..., Any], _: Identity) -> dict[str, dict[str, float]]:
         with roundtrips.counting(store) as counter:
             return measure(call, counter, rounds)
-    finally:
-        stores.close()
+
+    return with_service(name, work)
 
 
 def measure(call: Callable[..., Any], counter: Callable[[], int] | None, rounds: int) -> dict[str, dict[str, float]]:
