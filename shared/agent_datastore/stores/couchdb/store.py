@@ -163,8 +163,11 @@ class CouchDBStore(OptimisticStore[Doc]):
     ) -> ManyResult:
         # The sizes first (one small request): then only the documents that fit are read, a page
         # by bytes at a time, and the reads they get are counted with one `_bulk_docs` per round.
+        # The view is an index, not the truth: a key it does not list is still read (estimated at
+        # no bytes, so the absent ones cost no page of their own) and the documents decide.
         sizes = self._sizes(scope, keys)
-        pending = [key for key in keys if record_id(scope, key) in sizes]  # the others are not stored
+        sizes.update({ident: 0 for key in keys if (ident := record_id(scope, key)) not in sizes})
+        pending = list(keys)
         result = ManyResult()
         budget = max_bytes
         while pending:
