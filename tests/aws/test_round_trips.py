@@ -31,9 +31,15 @@ def test_get_is_one_update_item(ds, calls):
 def test_writes_are_one_read_plus_one_transaction(ds, calls):
     calls.reset()
     ds("set", key="k", value=1)
-    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert calls.take() == {"TransactWriteItems": 1}  # a new key: written conditioned on its absence
     ds("set", key="k", value=2, metadata={"m": 1}, if_version=1)
-    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}  # if_version needs the stored version
+    # An overwrite: the blind attempt's failed condition returns the stored item, no GetItem.
+    assert ds("set", key="k", value=3, metadata={"n": 2}) == {"version": 3, "created": False}
+    assert calls.take() == {"TransactWriteItems": 2}
+    record = ds("get", key="k", include_record=True)["record"]
+    assert record["metadata"] == {"m": 1, "n": 2} and record["version"] == 3  # merged as before
+    calls.reset()
     ds("increment", key="n")
     assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1}
     ds("increment", key="n", by=2.5)
@@ -45,7 +51,7 @@ def test_writes_are_one_read_plus_one_transaction(ds, calls):
 
 
 def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, store, calls, user_id):
-    from agent_datastore.core.records import Scope, Write
+    from agent_datastore.core.records import Scope
     from agent_datastore.stores.dynamodb.store import DynamoDBStore
 
     ds("set", key="k", value=1)
@@ -56,18 +62,18 @@ def test_a_lost_race_is_answered_by_the_failed_condition_not_a_new_read(ds, stor
     def another_writer_lands_first(**_):
         sent.append(True)
         if len(sent) == 1:  # another writer lands between our read and our write
-            other.put(scope, "k", Write("2", "other"), 10**13)
+            other.increment(scope, "k", 10, agent="other", expires_at=None, now=10**13)
 
     store.client.meta.events.register("before-send.dynamodb.TransactWriteItems", another_writer_lands_first)
     calls.reset()
-    record, created = store.put(scope, "k", Write("3", "racer"), 10**13)
+    record = store.increment(scope, "k", 100, agent="racer", expires_at=None, now=10**13)
     # Each attempt wrote over the version it had: the one read, then the one the race returned.
     guarded = [
         params["TransactItems"][0]["Update"]["ExpressionAttributeValues"][":ver"]["N"]
         for operation, params in calls.log
         if operation == "TransactWriteItems"
     ]
-    assert guarded == ["1", "2"] and record.version == 3 and not created
+    assert guarded == ["1", "2"] and record.version == 3 and record.value == 111
     # The first transaction fails on the stale version and returns the stored
     # item (ReturnValuesOnConditionCheckFailure): the retry needs no GetItem.
     assert calls.take() == {"GetItem": 1, "TransactWriteItems": 2}
@@ -118,8 +124,9 @@ def test_one_mib_value_costs(ds, calls):
     assert ds("get", key="big")["value"] == big
     assert calls.take() == {"UpdateItem": 1, "BatchGetItem": 1}
     ds("set", key="big", value="small")
-    # GetItem, TransactWriteItems, then one BatchWriteItem removing the old chunks.
-    assert calls.take() == {"GetItem": 1, "TransactWriteItems": 1, "BatchWriteItem": 1}
+    # The blind TransactWriteItems fails and returns the stored record, the second writes over it,
+    # then one BatchWriteItem removes the old chunks.
+    assert calls.take() == {"TransactWriteItems": 2, "BatchWriteItem": 1}
 
 
 def test_refresh_ttl_rides_on_the_update_item_that_counts_the_read(ds, calls):

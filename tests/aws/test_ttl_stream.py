@@ -103,7 +103,24 @@ def stats(ds) -> dict[str, tuple[int, int, str]]:
 
 
 def registry_entry(store, user_id: str, namespace: str) -> dict[str, Any] | None:
-    return store.db.get_item({"pk": {"S": codec.registry_pk(user_id)}, "sk": {"S": namespace}})
+    """The namespace's registry shard items as stored, summed (None: no item left)."""
+    from agent_datastore.stores.dynamodb.writes import SHARDS_END
+
+    items = list(
+        store.db.query(
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :ns AND :end",
+            ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
+            ExpressionAttributeValues={
+                ":pk": {"S": codec.registry_pk(user_id)},
+                ":ns": {"S": namespace},
+                ":end": {"S": namespace + SHARDS_END},
+            },
+            ConsistentRead=True,
+        )
+    )
+    if not items:
+        return None
+    return {name: {"N": str(sum(int(item.get(name, {"N": "0"})["N"]) for item in items))} for name in ("n", "b")}
 
 
 def test_ttl_deleted_records_leave_counts_bytes_and_emptied_namespaces(ds, store, sweeper, user_id, clock):

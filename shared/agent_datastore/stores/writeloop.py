@@ -16,6 +16,7 @@ transaction, whose commit is the guard and whose retries are its own.
 from __future__ import annotations
 
 import itertools
+import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,11 +47,14 @@ class LostRace(Exception):
 @dataclass(frozen=True)
 class Contention:
     """How many attempts a guarded write gets, and the backoff after each lost race
-    (`retry.backoff` after the n-th loss: up to `base * 2**n` seconds, at most `cap`)."""
+    (`retry.backoff` after the n-th loss: up to `base * 2**n` seconds, at most `cap`).
+    With `seconds`, attempts go on past `attempts` until that long has passed since the first
+    (a bound in time, under the request budget, rather than in lost races)."""
 
     attempts: int
     base: float
     cap: float
+    seconds: float = 0.0
 
     def retry(
         self,
@@ -58,15 +62,27 @@ class Contention:
         stored: S,
         reread: Callable[[LostRace], S],
         too_busy: Callable[[], Exception],
+        *,
+        returned: Callable[[LostRace], S] | None = None,
     ) -> T:
         """`attempt(stored)` until it does not lose a race; after a loss, back off, then
-        `reread(race)` gives what to try again on. After the last attempt, `too_busy()`."""
+        `reread(race)` gives what to try again on. After the last attempt, `too_busy()`.
+
+        `returned`: what a lost race itself says is stored now (a failed condition's answer), tried
+        again at once, with no backoff and no read; used once in a row, since after a backoff it
+        is stale (another writer has most likely moved on), and after a backoff a fresh read is."""
+        started = time.monotonic()
+        immediate = False
         for lost in itertools.count(1):
             try:
                 return attempt(stored)
             except LostRace as race:
-                if lost >= self.attempts:
+                if lost >= self.attempts and time.monotonic() - started >= self.seconds:
                     raise too_busy() from race
+                if returned is not None and not race.reread and not immediate:
+                    stored, immediate = returned(race), True
+                    continue
+                immediate = False
                 backoff(lost, self.base, self.cap)
                 stored = reread(race)
         raise AssertionError("unreachable")
@@ -103,19 +119,40 @@ class OptimisticStore(Store, Generic[S]):
         """Whether `stored` is `record` already, every field (then `restore` writes nothing)."""
         return False
 
+    def blind_put(self, write: Write) -> bool:
+        """Whether `put` first tries `write` as a creation, without reading: the backend's guarded
+        write of a new record fails on a stored one and answers what is stored (then the write is
+        built again on it, as after a lost race). False: read first."""
+        return False
+
     def retry_lost_races(
-        self, operation: str, scope: Scope, key: str, attempt: Callable[[S | None], T], *, with_value: bool
+        self,
+        operation: str,
+        scope: Scope,
+        key: str,
+        attempt: Callable[[S | None], T],
+        *,
+        with_value: bool,
+        blind: bool = False,
     ) -> T:
-        """Run `attempt` on what is stored under `key` until it wins its race."""
+        """Run `attempt` on what is stored under `key` until it wins its race; `blind`: first on
+        nothing stored, without a read (what the lost race answers is tried next, at once)."""
 
         def reread(race: LostRace) -> S | None:
-            if race.reread:
-                return self.read_stored(scope, key, with_value=with_value)
+            return self.read_stored(scope, key, with_value=with_value)
+
+        def returned(race: LostRace) -> S | None:
             stored: S | None = race.stored
             return stored
 
-        first = self.read_stored(scope, key, with_value=with_value)
-        return self.contention.retry(attempt, first, reread, lambda: self.too_busy(operation, key))
+        if blind:
+            try:
+                return attempt(None)
+            except LostRace as race:
+                first = returned(race) if not race.reread else reread(race)
+        else:
+            first = self.read_stored(scope, key, with_value=with_value)
+        return self.contention.retry(attempt, first, reread, lambda: self.too_busy(operation, key), returned=returned)
 
     def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
         def attempt(stored: S | None) -> tuple[Record, bool]:
@@ -124,7 +161,7 @@ class OptimisticStore(Store, Generic[S]):
             self.write_stored(scope, stored, record)
             return record, existing is None
 
-        return self.retry_lost_races("set", scope, key, attempt, with_value=False)
+        return self.retry_lost_races("set", scope, key, attempt, with_value=False, blind=self.blind_put(write))
 
     def increment(
         self, scope: Scope, key: str, by: int | float, *, agent: str, expires_at: int | None, now: int

@@ -127,13 +127,20 @@ class CouchDBStore(OptimisticStore[Doc]):
     # -- operations --------------------------------------------------------------
 
     def retry_lost_races(
-        self, operation: str, scope: Scope, key: str, attempt: Callable[[Doc | None], T], *, with_value: bool
+        self,
+        operation: str,
+        scope: Scope,
+        key: str,
+        attempt: Callable[[Doc | None], T],
+        *,
+        with_value: bool,
+        blind: bool = False,
     ) -> T:
         # The threads of this process take turns on a record: racing each other they would only
         # lose (a 409, a read again, a backoff: ~12 requests per increment of one key by 20 threads
         # where 2 do). Writers in other processes still meet the `_rev` guard.
         with self._turns[hash(record_id(scope, key)) % len(self._turns)]:
-            return super().retry_lost_races(operation, scope, key, attempt, with_value=with_value)
+            return super().retry_lost_races(operation, scope, key, attempt, with_value=with_value, blind=blind)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
         if reader is None and not refresh_ttl:  # nothing to write: no race, no turn to take

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent_datastore.core.errors import BackendUnavailable, InternalError, Throttled
 from agent_datastore.core.settings import ConfigurationError
+from agent_datastore.stores.retry import backoff
 
 logger = logging.getLogger("agent_datastore.dynamodb")
 
@@ -35,6 +36,8 @@ UNAVAILABLE_CODES = {
     "ResourceInUseException",
 }
 THROTTLE_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+CONFLICT_CODE = "TransactionConflictException"
+CONFLICT_ATTEMPTS = 10
 
 
 class ConditionFailed(Exception):
@@ -109,16 +112,24 @@ class DynamoClient:
             raise BackendUnavailable(f"cannot create the DynamoDB client: {exc}") from exc
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One API call. A single-item write refused for a transaction in flight on its item
+        (TransactionConflictException, which botocore does not retry) applied nothing: it is sent
+        again after a backoff, up to `CONFLICT_ATTEMPTS` times."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            result: dict[str, Any] = getattr(self.raw, operation)(**params)
-            return result
-        except ClientError as exc:
-            raise translate(operation, exc) from exc
-        except BotoCoreError as exc:
-            logger.warning("DynamoDB %s failed: %s", operation, exc)
-            raise BackendUnavailable("the DynamoDB service could not be reached") from exc
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                result: dict[str, Any] = getattr(self.raw, operation)(**params)
+                return result
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == CONFLICT_CODE and attempt < CONFLICT_ATTEMPTS:
+                    backoff(attempt, base=0.01, cap=0.25)
+                    continue
+                raise translate(operation, exc) from exc
+            except BotoCoreError as exc:
+                logger.warning("DynamoDB %s failed: %s", operation, exc)
+                raise BackendUnavailable("the DynamoDB service could not be reached") from exc
+        raise AssertionError("unreachable")
 
 
 def translate(operation: str, exc: Any) -> Exception:

@@ -78,7 +78,7 @@ from agent_datastore.stores.dynamodb.table import (
     names,
     projection,
 )
-from agent_datastore.stores.dynamodb.writes import Plan, batches, delete_items, write_records
+from agent_datastore.stores.dynamodb.writes import REGISTRY_SHARDS, Plan, batches, delete_items, write_records
 from agent_datastore.stores.retry import backoff
 from agent_datastore.stores.writeloop import Contention, LostRace, OptimisticStore
 
@@ -91,10 +91,22 @@ CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 
 class DynamoDBStore(OptimisticStore[Item]):
     name = "dynamodb"
-    contention = Contention(attempts=MAX_RACES, base=0.01, cap=1.0)
+    # A lost race is retried at once on what the failed condition returned, then after a backoff
+    # from a fresh read, for at least MAX_RACES attempts and 15 seconds (the request budget is 20):
+    # the short cap keeps every contender trying at a similar pace, so none starves behind others.
+    contention = Contention(attempts=MAX_RACES, base=0.01, cap=0.25, seconds=15.0)
 
-    def __init__(self, table: str = "agent_data_store", *, client: Any = None, retry_mode: str = "standard") -> None:
+    def __init__(
+        self,
+        table: str = "agent_data_store",
+        *,
+        client: Any = None,
+        retry_mode: str = "standard",
+        registry_shards: int = REGISTRY_SHARDS,
+    ) -> None:
         self.table = table
+        # Where writes add their registry deltas (readers sum whatever shards exist: docs/scale.md).
+        self.registry_shards = registry_shards
         self.dynamo = DynamoClient(client, retry_mode=retry_mode)
         self.db = Table(table, self.dynamo)
 
@@ -131,10 +143,15 @@ class DynamoDBStore(OptimisticStore[Item]):
         return record
 
     def write_stored(self, scope: Scope, stored: Item | None, record: Record) -> None:
-        write_records(self.db, scope, [(stored, record)], record.updated_at)
+        write_records(self.db, scope, [(stored, record)], record.updated_at, shards=self.registry_shards)
 
     def remove_stored(self, scope: Scope, stored: Item, now: int) -> None:
-        delete_items(self.db, scope, [stored], now)
+        delete_items(self.db, scope, [stored], now, shards=self.registry_shards)
+
+    def blind_put(self, write: Write) -> bool:
+        # Without `if_version` (whose check needs the stored version) and with a value that stays
+        # inline: a value in chunks would have its chunks written twice when the key exists.
+        return write.if_version is None and utf8_len(write.value_json) <= codec.INLINE_MAX
 
     def too_busy(self, operation: str, key: str) -> BackendUnavailable:
         return BackendUnavailable(f"key {key!r} is being written too often; retry shortly")
@@ -406,7 +423,8 @@ class DynamoDBStore(OptimisticStore[Item]):
         """Write one batch as planned; after a lost race, plan it again from a fresh read."""
 
         def write(plan: Plan) -> Plan:
-            write_records(self.db, scope, plan, max([now, *(record.updated_at for _, record in plan)]))
+            updated_at = max([now, *(record.updated_at for _, record in plan)])
+            write_records(self.db, scope, plan, updated_at, shards=self.registry_shards)
             return plan
 
         return self.contention.retry(
@@ -451,7 +469,7 @@ class DynamoDBStore(OptimisticStore[Item]):
             if not items:
                 return deleted, True
             try:
-                delete_items(self.db, scope, items, now)
+                delete_items(self.db, scope, items, now, shards=self.registry_shards)
             except Raced:
                 attempt += 1
                 if attempt > MAX_RACES:
@@ -466,22 +484,19 @@ class DynamoDBStore(OptimisticStore[Item]):
     # -- the namespace registry ----------------------------------------------------
 
     def list_namespaces(self, user_id: str, *, prefix: str, now: int) -> list[str]:
-        registry.purge_expired(self.db, now, user_id)
-        return [item["sk"]["S"] for item in registry.entries(self.db, user_id, prefix)]
+        self.purge_expired(now, user_id)
+        return [entry.namespace for entry in registry.entries(self.db, user_id, prefix)]
 
     def stats(self, user_id: str, *, namespace: str | None, now: int) -> list[NamespaceStats]:
-        registry.purge_expired(self.db, now, user_id)
-        return [
-            NamespaceStats(item["sk"]["S"], int(item["n"]["N"]), int(item["b"]["N"]), int(item["ua"]["N"]))
-            for item in registry.entries(self.db, user_id, namespace=namespace)
-        ]
+        self.purge_expired(now, user_id)
+        return registry.entries(self.db, user_id, namespace=namespace)
 
     def purge_expired(self, now: int, user_id: str | None = None) -> int:
-        return registry.purge_expired(self.db, now, user_id)
+        return registry.purge_expired(self.db, now, user_id, shards=self.registry_shards)
 
     def forget_ttl_removal(self, item: Item, event_id: str, now: int) -> str:
         """Account for an item DynamoDB's TTL deleted (the table stream's consumer, `edges/aws/ttl`)."""
-        return registry.forget_ttl_removal(self.db, item, event_id, now)
+        return registry.forget_ttl_removal(self.db, item, event_id, now, shards=self.registry_shards)
 
     # -- operator interface ----------------------------------------------------------
 
@@ -490,7 +505,7 @@ class DynamoDBStore(OptimisticStore[Item]):
 
     def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
         for entry in registry.entries(self.db, user_id, namespace=namespace):
-            scope = Scope(user_id, entry["sk"]["S"])
+            scope = Scope(user_id, entry.namespace)
             for item in self.db.query(
                 KeyConditionExpression="#pk = :pk",
                 ExpressionAttributeNames=names("pk"),

@@ -6,6 +6,15 @@ of the namespace registry, so the registry stays exact whatever races: a
 failed condition raises `Raced`. Chunks of a large value are written before
 the transaction that names them, and those of the replaced version deleted
 after it.
+
+The registry entry of a namespace is split into up to `REGISTRY_SHARDS`
+shard items, so that writers of distinct keys do not all meet on one item
+(a transaction touching an item another transaction has in flight is
+refused with `TransactionConflict`). A write adds its deltas to the shard
+its key hashes to (a batch: that of its first key); readers sum the shards
+(`registry.entries`). Shard 0's sort key is the bare namespace, today's
+(unsharded) entry, so tables written before the shards need no conversion.
+docs/scale.md has the arithmetic behind the shard count.
 """
 
 from __future__ import annotations
@@ -24,10 +33,37 @@ logger = logging.getLogger("agent_datastore.dynamodb")
 Plan = list[tuple[dict[str, Any] | None, Record]]
 # Per-item overhead counted against the transaction size limit (keys, fields).
 ITEM_OVERHEAD = 4096
+# Shards of a namespace's registry entry: with 16 concurrent writers a write meets a shard another
+# has in flight with probability about 1-(1-1/N)**15, 0.09 at 160 (docs/scale.md). Readers sum
+# every shard they find, so changing this number needs no conversion of a table.
+REGISTRY_SHARDS = 160
+# Between a namespace and its shard number in a shard's sort key: a namespace never holds NUL
+# (API.md section 3), and NUL sorts first, so a namespace's shards follow its bare name and
+# precede every other namespace in the registry partition.
+SHARD_MARK = "\x00"
+# Sorts after every shard sort key of a namespace (shard numbers are decimal digits).
+SHARDS_END = SHARD_MARK + "\x7f"
 
 
-def registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: int | None) -> dict[str, Any]:
-    """The transaction action that adds `keys` and `size` to the scope's registry entry;
+def shard_of(key: str, shards: int) -> int:
+    """The registry shard a write of `key` goes to: from the key's hash, so that a namespace with
+    k keys has at most k shard items, and a key's deletion meets the shard its creation added to."""
+    return int(codec.key_digest(key)[:8], 16) % shards if shards > 1 else 0
+
+
+def shard_sort_key(namespace: str, shard: int) -> str:
+    return namespace if shard == 0 else f"{namespace}{SHARD_MARK}{shard}"
+
+
+def namespace_of(sort_key: str) -> str:
+    """The namespace of a registry item's sort key."""
+    return sort_key.partition(SHARD_MARK)[0]
+
+
+def registry_update(
+    db: Table, scope: Scope, keys: int, size: int, updated_at: int | None, *, shard: int = 0
+) -> dict[str, Any]:
+    """The transaction action that adds `keys` and `size` to one shard of the scope's registry entry;
     `updated_at` (None: left as it is) becomes its last write time."""
     expression, attributes = "ADD #n :dn, #b :db", ["n", "b"]
     values = {":dn": {"N": str(keys)}, ":db": {"N": str(size)}}
@@ -38,7 +74,7 @@ def registry_update(db: Table, scope: Scope, keys: int, size: int, updated_at: i
     return {
         "Update": {
             "TableName": db.name,
-            "Key": codec.registry_key(scope),
+            "Key": {"pk": {"S": codec.registry_pk(scope.user_id)}, "sk": {"S": shard_sort_key(scope.namespace, shard)}},
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names(*attributes),
             "ExpressionAttributeValues": values,
@@ -116,10 +152,10 @@ def _delete_chunks(db: Table, scope: Scope, items: list[dict[str, Any] | None]) 
         logger.warning("could not delete %d old chunks: %s", len(keys), exc.message)
 
 
-def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
-    """Write each record over its stored item (at most 99), with the registry, atomically;
-    `updated_at` is the registry's last write time. The chunks of every new value go first, in
-    the same BatchWriteItem requests."""
+def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int, *, shards: int = REGISTRY_SHARDS) -> None:
+    """Write each record over its stored item (at most 99), with the registry (one of its `shards`),
+    atomically; `updated_at` is the registry's last write time. The chunks of every new value go
+    first, in the same BatchWriteItem requests."""
     actions = []
     chunks: list[dict[str, Any]] = []
     written: list[dict[str, Any] | None] = []  # the new chunked items, to undo their chunks
@@ -140,7 +176,8 @@ def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
             size += record.size - codec.stored_size(old)
         if chunks:
             db.batch_write([{"PutRequest": {"Item": chunk}} for chunk in chunks])
-        actions.append(registry_update(db, scope, keys, size, updated_at))
+        shard = shard_of(plan[0][1].key, shards)
+        actions.append(registry_update(db, scope, keys, size, updated_at, shard=shard))
         db.transact(actions)
     except BaseException:
         _delete_chunks(db, scope, written)
@@ -149,14 +186,25 @@ def write_records(db: Table, scope: Scope, plan: Plan, updated_at: int) -> None:
     _delete_chunks(db, scope, [old for (old, _), gen in replaced if old and old.get("vg") != {"S": gen}])
 
 
-def delete_items(db: Table, scope: Scope, items: list[dict[str, Any]], now: int, *, only_expired: bool = False) -> None:
-    """Delete these stored items (as read, at most 99) and take them out of the registry, atomically."""
+def delete_items(
+    db: Table,
+    scope: Scope,
+    items: list[dict[str, Any]],
+    now: int,
+    *,
+    shards: int = REGISTRY_SHARDS,
+    only_expired: bool = False,
+) -> None:
+    """Delete these stored items (as read, at most 99) and take them out of the registry (one of its
+    `shards`), atomically."""
     extra, values = "", None
     if only_expired:
         extra, values = " AND #exp <= :now", {":now": {"N": str(now)}}
     actions = [_delete_action(db, scope, item, extra, values) for item in items]
     # A delete is not a write of a value: the entry's last write time stays (docs/contract-notes.md).
-    actions.append(registry_update(db, scope, -len(items), -sum(codec.stored_size(item) for item in items), None))
+    size = -sum(codec.stored_size(item) for item in items)
+    shard = shard_of(items[0]["sk"]["S"], shards)
+    actions.append(registry_update(db, scope, -len(items), size, None, shard=shard))
     db.transact(actions)
     _delete_chunks(db, scope, list(items))
 
