@@ -49,11 +49,12 @@ def test_an_unreachable_endpoint_is_backend_unavailable():
     ],
 )
 def test_service_errors_become_domain_errors(code, status, expected):
-    # A stubbed client stands in for AWS answering with an error the local server cannot produce.
+    # A stubbed client stands in for AWS answering with an error the local server cannot produce
+    # (a put's first request is its blind transaction).
     client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     store = DynamoDBStore("t", client=client)
     with Stubber(client) as stub:
-        stub.add_client_error("get_item", service_error_code=code, http_status_code=status)
+        stub.add_client_error("transact_write_items", service_error_code=code, http_status_code=status)
         with pytest.raises(expected):
             store.put(Scope("u", "n"), "k", Write("1", "a"), 1)
 
