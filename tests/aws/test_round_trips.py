@@ -187,3 +187,17 @@ def test_a_refresh_that_moves_nothing_writes_nothing(ds, calls):
     assert ds("get_many", keys=["a", "b"], refresh_ttl=True, track_access=False)["values"] == {"a": 1, "b": 2}
     assert ds("get", key="a", refresh_ttl=True, track_access=False)["found"]
     assert calls.take() == {"BatchGetItem": 1, "UpdateItem": 1}  # get's one UpdateItem is its read
+
+
+def test_threads_of_one_process_incrementing_one_key_do_not_race(ds, calls):
+    # Their writes of one record queue in the process (the write loop's striped lock): each
+    # increment is one read and one transaction, none lost to another thread and sent again.
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds("set", key="hits", value=0)
+    calls.reset()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: [ds.as_agent(f"client-{n}")("increment", key="hits") for _ in range(10)], range(8)))
+    assert calls.take() == {"GetItem": 80, "TransactWriteItems": 80}
+    record = ds("get", key="hits", include_record=True, track_access=False)["record"]
+    assert (record["value"], record["version"]) == (80, 81)

@@ -9,8 +9,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from agent_datastore.core.jsonutil import dumps, utf8_len
 
 WRITERS = 6
@@ -98,11 +96,7 @@ def test_stats_and_namespaces_are_exact_after_concurrent_writers_deletes_clear_a
     assert ds("list_namespaces")["namespaces"] == [namespace for namespace, _, _ in expected]
 
 
-def test_20_clients_x_50_increments_of_one_key_end_at_exactly_1000(ds, request):
-    if "dynamodb" in request.node.callspec.id:
-        # Known open defect (issue 12): DynamoDB answers a few of the 1,000 with 503 after its
-        # lost-race retries (999 and 997 of 1,000 measured); not run there until it is fixed.
-        pytest.xfail("DynamoDB increments under 20-way contention: open defect, issue 12")
+def test_20_clients_x_50_increments_of_one_key_end_at_exactly_1000(ds):
     failures: list[BaseException] = []
 
     def client(number: int) -> None:

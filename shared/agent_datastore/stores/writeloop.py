@@ -8,6 +8,12 @@ writer got there first, back off and start again, a bounded number of times.
 `OptimisticStore` holds those steps for `put`, `increment`, `delete` and
 `restore` (the shape of Powertools' `BasePersistenceLayer`: the algorithm
 here, the storage calls in the backend). DynamoDB and CouchDB fill it in.
+Writes of one process to one record first queue on a striped lock, so that
+the race is only run between processes (separate function instances): threads
+of one server incrementing one key would otherwise spend the backend's
+capacity on attempts that lose to each other (20 threads x 50 increments of
+one key on DynamoDB: 1,817 to 5,187 transactions for 1,000 increments, a few
+answered 503 after 15 s of lost races).
 The memory and SQLite stores hold a lock or a database transaction instead
 and have no race to lose; Firestore runs the same rules inside a Firestore
 transaction, whose commit is the guard and whose retries are its own.
@@ -16,7 +22,9 @@ transaction, whose commit is the guard and whose retries are its own.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+import zlib
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +37,10 @@ from agent_datastore.stores.retry import backoff
 
 S = TypeVar("S")
 T = TypeVar("T")
+
+# Locks a process's writes of one record queue on (by the record's hash; unrelated records rarely
+# share one, and then only wait for each other's round trips).
+STRIPES = 64
 
 
 class LostRace(Exception):
@@ -94,6 +106,14 @@ class OptimisticStore(Store, Generic[S]):
 
     contention: Contention
 
+    @property
+    def _stripes(self) -> list[threading.RLock]:
+        """This store's locks (made on first use; `setdefault` keeps the first of two racing threads')."""
+        stripes: list[threading.RLock] | None = self.__dict__.get("_stripe_locks")
+        if stripes is None:
+            stripes = self.__dict__.setdefault("_stripe_locks", [threading.RLock() for _ in range(STRIPES)])
+        return stripes
+
     @abstractmethod
     def read_stored(self, scope: Scope, key: str, *, with_value: bool) -> S | None:
         """What is stored under `key`; `with_value` False: the value may be left out."""
@@ -136,7 +156,22 @@ class OptimisticStore(Store, Generic[S]):
         blind: bool = False,
     ) -> T:
         """Run `attempt` on what is stored under `key` until it wins its race; `blind`: first on
-        nothing stored, without a read (what the lost race answers is tried next, at once)."""
+        nothing stored, without a read (what the lost race answers is tried next, at once).
+        Other threads of this process writing the same record wait meanwhile."""
+        stripe = zlib.crc32(repr((scope.user_id, scope.namespace, key)).encode("utf-8")) % STRIPES
+        with self._stripes[stripe]:
+            return self._retry_lost_races(operation, scope, key, attempt, with_value=with_value, blind=blind)
+
+    def _retry_lost_races(
+        self,
+        operation: str,
+        scope: Scope,
+        key: str,
+        attempt: Callable[[S | None], T],
+        *,
+        with_value: bool,
+        blind: bool,
+    ) -> T:
 
         def reread(race: LostRace) -> S | None:
             return self.read_stored(scope, key, with_value=with_value)

@@ -92,9 +92,11 @@ CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 class DynamoDBStore(OptimisticStore[Item]):
     name = "dynamodb"
     # A lost race is retried at once on what the failed condition returned, then after a backoff
-    # from a fresh read, for at least MAX_RACES attempts and 15 seconds (the request budget is 20):
-    # the short cap keeps every contender trying at a similar pace, so none starves behind others.
-    contention = Contention(attempts=MAX_RACES, base=0.01, cap=0.25, seconds=15.0)
+    # from a fresh read, for at least MAX_RACES attempts and 15 seconds (the request budget is 20).
+    # The window grows to 2 s: 20 separate writers of one key need a window of about 20 round trips
+    # to stop colliding; with a 0.25 s cap they kept colliding, and 20 x 50 increments took 85 s
+    # on the moto server where a 2 s cap took 40 s (docs/scale.md).
+    contention = Contention(attempts=MAX_RACES, base=0.025, cap=2.0, seconds=15.0)
 
     def __init__(
         self,
