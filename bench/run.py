@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print("benchmarking firestore at scale ...", flush=True)
             replace_section(args.out, scale_firestore.run(rounds=5))
+        if "dynamodb" in results:  # its own section; it starts its own conflict-emulating server
+            from bench import scale_dynamodb
+
+            print("benchmarking dynamodb at scale ...", flush=True)
+            replace_section(args.out, scale_dynamodb.run(rounds=3))
         replace_section(args.out, batching.measure(args.backends.split(",")))
         print(f"wrote the batching section to {args.out}")
         capacity.main(["--append", str(args.out)])  # its own section: what a user pays
