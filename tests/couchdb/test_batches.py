@@ -100,11 +100,29 @@ def test_concurrent_tracked_batches_count_every_read_once(store: CouchDBStore) -
     assert {record["accessCount"] for record in records.values()} == {24}
 
 
-def test_a_database_made_before_the_sizes_view_asks_for_admin_create(store: CouchDBStore) -> None:
+def test_a_database_made_before_the_sizes_view_gets_it_on_first_use(store: CouchDBStore) -> None:
     store.create()
     store.http.delete_doc(SIZES_ID, str(store.http.get_doc(SIZES_ID)["_rev"]))  # as an older version left it
     call(store, "set", key="a", value=1)
+    assert store.http.get_doc(SIZES_ID) is None
+    assert call(store, "get_many", keys=["a"])["values"] == {"a": 1}  # the view was installed, then read
+    assert store.http.get_doc(SIZES_ID) is not None
+    assert call(store, "set_many", items={"b": 2})["versions"] == {"b": 1}
+
+
+def test_a_design_document_that_cannot_be_written_leaves_the_503_naming_admin_create(
+    store: CouchDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create()
+    store.http.delete_doc(SIZES_ID, str(store.http.get_doc(SIZES_ID)["_rev"]))
+    call(store, "set", key="a", value=1)
+
+    def refused(doc: dict[str, Any], rev: str | None) -> str:  # credentials without admin rights
+        raise BackendUnavailable("CouchDB refused the configured credentials (403)")
+
+    monkeypatch.setattr(store.http, "put_doc", refused)
     with pytest.raises(BackendUnavailable, match="admin create"):
         store.get_many(Scope(ME.user_id, "default"), ["a"], reader=None, now=now_ms(), max_bytes=value_budget(["a"]))
-    store.create()  # the upgrade: `agent-datastore admin create`, idempotent
+    monkeypatch.undo()
+    store.create()  # `agent-datastore admin create`, idempotent
     assert call(store, "get_many", keys=["a"])["values"] == {"a": 1}

@@ -110,6 +110,10 @@ class Conflict(LostRace):
         self.doc_id = doc_id
 
 
+class DesignMissing(BackendUnavailable):
+    """A view's design document is not in the database (one made before the view existed)."""
+
+
 class CouchDBHttp:
     """One database of one server; the httpx client is created on first use (or injected)."""
 
@@ -225,7 +229,7 @@ class CouchDBHttp:
         if status == 404 and reason in ("Database does not exist.", "no_db_file"):
             raise BackendUnavailable(f"CouchDB database {self.db!r} does not exist: run `agent-datastore admin create`")
         if status == 404 and "/_design/" in path and "/_view/" in path:
-            raise BackendUnavailable("the CouchDB design document is missing: run `agent-datastore admin create`")
+            raise DesignMissing("the CouchDB design document is missing: run `agent-datastore admin create`")
         if status in allow:
             return response
         if status in (401, 403):

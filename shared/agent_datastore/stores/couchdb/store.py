@@ -19,6 +19,7 @@ bytes and stop reading once the response budget is spent.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from agent_datastore.core.errors import BackendUnavailable, DataStoreError
 from agent_datastore.core.records import NamespaceStats, Record, Scope, Write, apply_read, apply_write
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.base import Cost, ManyResult, key_cost, partial_write, response_cost, within_budget
-from agent_datastore.stores.couchdb.http import DOC_PAGE, CouchDBHttp
+from agent_datastore.stores.couchdb.http import DOC_PAGE, Conflict, CouchDBHttp, DesignMissing
 from agent_datastore.stores.couchdb.layout import (
     DESIGN_ID,
     DESIGNS,
@@ -47,7 +48,18 @@ from agent_datastore.stores.writeloop import Contention, OptimisticStore
 PAGE = 500  # ids per _all_docs page
 TURNS = 64  # locks the threads of a process take turns on, one per record (by a hash of its id)
 Doc = dict[str, Any]
+logger = logging.getLogger("agent_datastore.couchdb")
 T = TypeVar("T")
+
+
+def install_designs(http: CouchDBHttp) -> None:
+    """Write every design document that is missing or differs from this version's (idempotent).
+    One that another process wrote meanwhile (409) is left as it wrote it: the same version's."""
+    for design_id, design in DESIGNS.items():
+        current = http.get_doc(design_id)
+        if current is None or {name: current.get(name) for name in design} != design:
+            with contextlib.suppress(Conflict):
+                http.put_doc({"_id": design_id, **design}, current["_rev"] if current else None)
 
 
 class CouchDBStore(OptimisticStore[Doc]):
@@ -85,10 +97,22 @@ class CouchDBStore(OptimisticStore[Doc]):
         that is still starting."""
         http = self.http.patient()
         http.create_database()
-        for design_id, design in DESIGNS.items():
-            current = http.get_doc(design_id)
-            if current is None or {name: current.get(name) for name in design} != design:
-                http.put_doc({"_id": design_id, **design}, current["_rev"] if current else None)
+        install_designs(http)
+
+    def _view(self, design_id: str, name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A view's rows; a database made before the view existed gets its design documents here
+        (the upgrade happens on first use; `admin create` does the same ahead of time). When they
+        cannot be written (credentials without the admin rights a design document needs), the
+        answer stays the 503 that names `admin create`."""
+        try:
+            return self.http.view(design_id, name, body)
+        except DesignMissing as missing:
+            try:
+                install_designs(self.http)
+            except DataStoreError:
+                raise missing from None
+            logger.warning("CouchDB database %r had no %s: design documents installed", self.http.db, design_id)
+            return self.http.view(design_id, name, body)
 
     def drop(self) -> None:
         """Delete the whole database (test fixtures)."""
@@ -203,7 +227,7 @@ class CouchDBStore(OptimisticStore[Doc]):
         """id -> `size` of the stored record documents (live or expired) of `keys`."""
         if not keys:
             return {}
-        rows = self.http.view(SIZES_ID, "sizes", {"keys": [record_id(scope, key) for key in keys]})
+        rows = self._view(SIZES_ID, "sizes", {"keys": [record_id(scope, key) for key in keys]})
         return {row["id"]: int(row["value"]) for row in rows}
 
     @staticmethod
@@ -277,7 +301,7 @@ class CouchDBStore(OptimisticStore[Doc]):
 
     def _expired_ids(self, start: list[Any], now: int) -> dict[str, str]:
         """id -> rev of documents expired at `now`, from the expiry view range `start`."""
-        rows = self.http.view(DESIGN_ID, "expiry", {"startkey": start, "endkey": [*start, now], "reduce": False})
+        rows = self._view(DESIGN_ID, "expiry", {"startkey": start, "endkey": [*start, now], "reduce": False})
         return {row["id"]: row["value"] for row in rows}
 
     def _sweep(self, expired: dict[str, str]) -> int:
@@ -310,7 +334,7 @@ class CouchDBStore(OptimisticStore[Doc]):
 
     def _registry(self, user_id: str, body: dict[str, Any], now: int) -> list[NamespaceStats]:
         self._sweep(self._expired_ids(["user", hex_of(user_id)], now))
-        rows = self.http.view(DESIGN_ID, "namespaces", {**body, "group_level": 2})
+        rows = self._view(DESIGN_ID, "namespaces", {**body, "group_level": 2})
         stats = [
             NamespaceStats(unhex(row["key"][1]), row["value"][0], row["value"][1], row["value"][2])
             for row in rows
@@ -347,7 +371,7 @@ class CouchDBStore(OptimisticStore[Doc]):
     # -- operator interface --------------------------------------------------------
 
     def users(self) -> Iterator[str]:
-        rows = self.http.view(DESIGN_ID, "namespaces", {"group_level": 1})
+        rows = self._view(DESIGN_ID, "namespaces", {"group_level": 1})
         return iter([unhex(row["key"][0]) for row in rows if row["value"][0] > 0])
 
     def scan(self, user_id: str, namespace: str | None = None) -> Iterator[Record]:
