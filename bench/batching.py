@@ -24,7 +24,7 @@ from agent_datastore.stores import BACKENDS
 from agent_datastore.stores.base import Store, within_budget
 from bench import roundtrips
 from bench.backends import available, with_service
-from bench.sections import replace_section
+from bench.sections import publish
 
 HEADING = "## Batches: round trips and memory"
 ITEMS = 100
@@ -150,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, help="write the section into this results file")
     args = parser.parse_args(argv)
     section = measure(args.backends.split(","))
-    print(section)
-    if args.append:
-        replace_section(args.append, section)
-        print(f"wrote the section to {args.append}")
+    publish(section, args.append)
     return 0
 
 

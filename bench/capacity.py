@@ -34,7 +34,7 @@ from agent_datastore.core.errors import DataStoreError
 from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from bench.backends import available
-from bench.sections import replace_section
+from bench.sections import publish
 from tests.support.capacity import Bill, dynamo_meter, firestore_meter, item_size, read_units, write_units
 
 HEADING = "## What a user pays"
@@ -288,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("capacity: skipping firestore (not available here)", file=sys.stderr)
     section = render(dynamodb, former, firestore)
-    print(section)
-    if args.append:
-        replace_section(args.append, section)
-        print(f"wrote the section to {args.append}", file=sys.stderr)
+    publish(section, args.append)
     return 0
 
 

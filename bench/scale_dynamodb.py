@@ -29,7 +29,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.dynamodb.store import DynamoDBStore
 from agent_datastore.stores.dynamodb.writes import REGISTRY_SHARDS as SHARDS
-from bench.sections import replace_section
+from bench.sections import publish
 from tests.aws import scale
 
 HEADING = "## DynamoDB at scale: registry shards, transaction conflicts, increments"
@@ -191,10 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, help="write the section into this results file")
     args = parser.parse_args(argv)
     section = run(args.rounds)
-    print(section)
-    if args.append:
-        replace_section(args.append, section)
-        print(f"wrote the section to {args.append}", file=sys.stderr)
+    publish(section, args.append)
     return 0
 
 

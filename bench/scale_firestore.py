@@ -25,7 +25,7 @@ from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.core.records import Scope, Write, now_ms
 from agent_datastore.stores.firestore.layout import SHARDS
 from agent_datastore.stores.firestore.store import FirestoreStore
-from bench.sections import replace_section
+from bench.sections import publish
 from tests.contract.backends.firestore import counting_rpcs
 from tests.gcp.test_values import incompressible
 from tests.gcp.workload import Outcome, write_distinct_keys
@@ -135,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, help="write the section into this results file")
     args = parser.parse_args(argv)
     section = run(args.rounds)
-    print(section)
-    if args.append:
-        replace_section(args.append, section)
-        print(f"wrote the section to {args.append}", file=sys.stderr)
+    publish(section, args.append)
     return 0
 
 

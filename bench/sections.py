@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 
@@ -17,3 +18,11 @@ def replace_section(results: Path, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     results.write_text(text, encoding="utf-8")
+
+
+def publish(section: str, results: Path | None) -> None:
+    """Print `section`, and write it into `results` when given (a benchmark's `--append`)."""
+    print(section)
+    if results is not None:
+        replace_section(results, section)
+        print(f"wrote the section to {results}", file=sys.stderr)

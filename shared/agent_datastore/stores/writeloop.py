@@ -158,20 +158,6 @@ class OptimisticStore(Store, Generic[S]):
         """Run `attempt` on what is stored under `key` until it wins its race; `blind`: first on
         nothing stored, without a read (what the lost race answers is tried next, at once).
         Other threads of this process writing the same record wait meanwhile."""
-        stripe = zlib.crc32(repr((scope.user_id, scope.namespace, key)).encode("utf-8")) % STRIPES
-        with self._stripes[stripe]:
-            return self._retry_lost_races(operation, scope, key, attempt, with_value=with_value, blind=blind)
-
-    def _retry_lost_races(
-        self,
-        operation: str,
-        scope: Scope,
-        key: str,
-        attempt: Callable[[S | None], T],
-        *,
-        with_value: bool,
-        blind: bool,
-    ) -> T:
 
         def reread(race: LostRace) -> S | None:
             return self.read_stored(scope, key, with_value=with_value)
@@ -180,14 +166,18 @@ class OptimisticStore(Store, Generic[S]):
             stored: S | None = race.stored
             return stored
 
-        if blind:
-            try:
-                return attempt(None)
-            except LostRace as race:
-                first = returned(race) if not race.reread else reread(race)
-        else:
-            first = self.read_stored(scope, key, with_value=with_value)
-        return self.contention.retry(attempt, first, reread, lambda: self.too_busy(operation, key), returned=returned)
+        stripe = zlib.crc32(repr((scope.user_id, scope.namespace, key)).encode("utf-8")) % STRIPES
+        with self._stripes[stripe]:
+            if blind:
+                try:
+                    return attempt(None)
+                except LostRace as race:
+                    first = returned(race) if not race.reread else reread(race)
+            else:
+                first = self.read_stored(scope, key, with_value=with_value)
+            return self.contention.retry(
+                attempt, first, reread, lambda: self.too_busy(operation, key), returned=returned
+            )
 
     def put(self, scope: Scope, key: str, write: Write, now: int) -> tuple[Record, bool]:
         def attempt(stored: S | None) -> tuple[Record, bool]:
