@@ -125,6 +125,7 @@ class JsonApp:
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-datastore")
+        self.in_threads = 0  # calls handed to the threads and not answered yet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no lifespan, no websockets (uvicorn is told so)
@@ -156,7 +157,11 @@ class JsonApp:
         return None
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        self.in_threads += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        finally:
+            self.in_threads -= 1
 
     async def run(self, inline: bool, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` on the event loop itself when `inline`, else in a worker thread.

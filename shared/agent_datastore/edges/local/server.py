@@ -36,7 +36,8 @@ KEEP_ALIVE_SECONDS = 75  # longer than clients keep an idle connection (httpx: 5
 # Run on the event loop itself: one-key operations with a small body on a store in this process
 # (SQLite, memory), a few tens of microseconds each, less than handing them to a thread and the
 # answer back costs. Anything that may run long (pages of keys, batches, clear) and every remote
-# store (which waits on the network) goes to the threads.
+# store (which waits on the network) goes to the threads, and while any call is there the short
+# ones go too: a write waiting for SQLite's lock (held by a batch) must not hold up the loop.
 INLINE_BACKENDS = frozenset({"sqlite", "memory"})
 INLINE_PATHS = frozenset({"/v1/get", "/v1/set", "/v1/delete", "/v1/increment"})
 INLINE_MAX_BODY = 64 * 1024
@@ -54,7 +55,12 @@ class DataStoreApp(JsonApp):
 
     def inline(self, request: HttpRequest) -> bool:
         """Whether `request` is answered on the event loop rather than in a worker thread."""
-        return self.local and request.path in INLINE_PATHS and len(request.body) <= INLINE_MAX_BODY
+        return (
+            self.local
+            and self.in_threads == 0
+            and request.path in INLINE_PATHS
+            and len(request.body) <= INLINE_MAX_BODY
+        )
 
     async def handle(self, exchange: Exchange) -> None:
         page = pages.GET_ROUTES.get(exchange.path.split("?", 1)[0])
