@@ -13,7 +13,6 @@ package's dependencies; on asyncio's own loop and h11 otherwise (`runtime`).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import signal
 import socket
@@ -219,8 +218,11 @@ def listen(host: str, port: int) -> socket.socket:
 def runtime() -> tuple[str, str]:
     """(HTTP parser, event loop) the servers run on: httptools and uvloop when installed."""
     http = "httptools" if ContractHttpToolsProtocol is not None else "h11"
-    loop = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
-    return http, loop
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return http, "asyncio"
+    return http, "uvloop"
 
 
 def uvicorn_config(app: JsonApp, *, server_name: str, keep_alive: float) -> uvicorn.Config:
