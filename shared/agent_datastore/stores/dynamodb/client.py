@@ -48,8 +48,9 @@ def aws_client(service: str, **options: Any) -> Any:
     session is not thread-safe; its clients are)."""
     import boto3
 
+    make: Any = boto3.client  # the stubs know each service's client by a literal name
     with _CLIENTS:
-        return boto3.client(service, **options)
+        return make(service, **options)
 
 
 class ConditionFailed(Exception):
