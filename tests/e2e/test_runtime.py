@@ -121,3 +121,37 @@ def test_one_write_per_response_and_keep_alive(server: RunningServer) -> None:
             data = sock.recv(65536)  # head and body arrive together
             head, _, answer = data.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 ") and json.loads(answer)["version"] >= 1
+
+
+def one_answer(sock: socket.socket) -> tuple[bytes, dict[str, object]]:
+    """One answer read by its Content-Length (the connection may stay open)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, json.loads(body)
+
+
+@pytest.mark.parametrize("runtime", ["httptools", "h11"])
+def test_an_upgrade_request_is_answered_in_http_1_1(request: pytest.FixtureRequest, runtime: str) -> None:
+    """curl --http2 on http:// asks for h2c: the servers never upgrade and answer the request itself
+    (llhttp would take what follows the head, the body, for the new protocol's data)."""
+    running = request.getfixturevalue("server" if runtime == "httptools" else "plain_server")
+    address = urlparse(running.url)
+    body = b'{"key":"upgrade-probe","value":7}'
+    head = b"POST /v1/set HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+    head += b"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(head + body[:10])
+        sock.sendall(body[10:])  # the body in two writes
+        status, answer = one_answer(sock)
+    assert status.startswith(b"HTTP/1.1 200 "), (status, answer)
+    assert answer["version"] == 1
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+        status, answer = one_answer(sock)
+    assert status.startswith(b"HTTP/1.1 200 ") and answer["status"] == "ok"

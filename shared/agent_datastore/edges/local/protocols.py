@@ -201,8 +201,13 @@ if httptools is not None:
             self._in_head = False
             self._head_bytes = 0
             self._method: str | None = None
+            self._upgrade_body: int | None = None  # body bytes due after an `Upgrade` head (-1: done)
 
         def data_received(self, data: bytes) -> None:
+            if self._upgrade_body is not None:
+                if self._upgrade_body >= 0:
+                    self._take_body(data)
+                return
             if self._idle:
                 data = self._line + data
                 line, newline, rest = data.partition(b"\n")
@@ -221,8 +226,11 @@ if httptools is not None:
                     data = _STAND_IN + line[line.index(b" ") :] + newline + rest
             try:
                 self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                self._refuse(errors.InvalidRequest("malformed HTTP request: upgrades are not supported"))
+            except httptools.HttpParserUpgrade as exc:
+                # An `Upgrade` request (curl --http2 asks for h2c) is answered in HTTP/1.1, as h11
+                # answered it; llhttp hands what follows its head over as the new protocol's.
+                if self._upgrade_body is not None and self._upgrade_body >= 0:
+                    self._take_body(data[exc.args[0] :])
                 return
             except httptools.HttpParserError as exc:
                 detail = str(exc)
@@ -274,7 +282,25 @@ if httptools is not None:
             if type(self.cycle) is HttpToolsCycle:
                 self.cycle.__class__ = _HttpToolsOneWriteCycle  # before its task first runs
 
+        def _take_body(self, data: bytes) -> None:
+            """The body of an `Upgrade` request, by its Content-Length; the connection closes
+            after the answer (llhttp parses nothing more on it)."""
+            due = self._upgrade_body or 0
+            if data[:due]:
+                self.cycle.body += data[:due]
+            due -= len(data[:due])
+            self._upgrade_body = due
+            if due == 0:
+                self.cycle.more_body = False
+                self.cycle.keep_alive = False
+                self._upgrade_body = -1  # whatever follows is dropped
+            self.cycle.message_event.set()
+
         def on_message_complete(self) -> None:
+            if self.parser.should_upgrade() and self._upgrade_body is None:
+                length = dict(self.headers).get(b"content-length", b"0")
+                self._upgrade_body = int(length) if length.isdigit() else 0
+                return
             super().on_message_complete()
             self._idle, self._method = True, None
 
