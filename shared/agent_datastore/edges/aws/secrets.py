@@ -17,7 +17,6 @@ from collections.abc import Callable
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges.auth import parse_secrets
-from agent_datastore.stores.dynamodb.client import aws_client
 
 logger = logging.getLogger("agent_datastore.edges.aws.secrets")
 
@@ -79,6 +78,8 @@ def fetch_remote_secret(settings: Settings) -> str:
     variables (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SSM`)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from agent_datastore.stores.dynamodb.client import aws_client
+
     try:
         if settings.token_secret_arn:
             answer = aws_client("secretsmanager").get_secret_value(SecretId=settings.token_secret_arn)
@@ -93,6 +94,8 @@ def fetch_remote_secret(settings: Settings) -> str:
 def fetch_named_secret(arn: str) -> str:
     """The text of one Secrets Manager secret (endpoint: `AWS_ENDPOINT_URL_SECRETS_MANAGER`)."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from agent_datastore.stores.dynamodb.client import aws_client
 
     try:
         return str(aws_client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
