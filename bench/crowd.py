@@ -1,6 +1,6 @@
 """Crowd and throughput of the local server and the sandbox proxy, side by side in one run:
 
-- `new`: `agent-datastore serve` of this tree (uvicorn, edges/local/server.py);
+- `new`: `agent-datastore serve` of this tree (uvicorn on httptools + uvloop, edges/local/server.py);
 - `old`: the same command from the last commit on the stdlib `ThreadingHTTPServer`
   (OLD_COMMIT, unpacked with `git archive` into a temporary folder and put first on PYTHONPATH);
 - `reference`: `ReferenceHandler` below, a minimal stdlib HTTP/1.1 server answering the same
@@ -366,7 +366,8 @@ def render(result: dict[str, Any], rounds: int, seconds: float) -> str:
         "",
         f"Produced by `python -m bench.crowd --append bench/results.md` (part of `make bench`) on {platform.machine()} "
         f"with {os.cpu_count()} cores, Python {platform.python_version()}. Three servers, each its own process, "
-        "SQLite, auth off: **new** = `agent-datastore serve` of this tree (uvicorn), **old** = the same command "
+        "SQLite, auth off: **new** = `agent-datastore serve` of this tree (uvicorn on httptools + uvloop), "
+        "**old** = the same command "
         f"from commit {OLD_COMMIT[:7]} (stdlib `ThreadingHTTPServer`), **reference** = a minimal stdlib server "
         "answering the same routes from a dict (`bench/crowd.py`). Clients: threads of one process, raw HTTP/1.1 "
         "over loopback, the same for all.",

@@ -20,6 +20,7 @@ import pytest
 
 from tests.edges import record_corpus, script
 from tests.edges.drivers import CORPUS, EDGES, replay
+from tests.support.server import without_httptools_and_uvloop
 
 SHOWN = 8  # differing exchanges shown in full per edge
 
@@ -54,6 +55,20 @@ def test_the_corpus_holds_every_edge_and_the_requests_of_script_py(corpus: dict[
 
 @pytest.mark.parametrize("edge", list(EDGES))
 def test_edge_answers_as_recorded(corpus: dict[str, Any], edge: str) -> None:
+    check_edge(corpus, edge)
+
+
+@pytest.mark.parametrize("edge", ["server-none", "server-token", "proxy"])
+def test_local_edges_answer_as_recorded_on_h11_and_asyncio(
+    corpus: dict[str, Any], edge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The servers run on httptools and uvloop when installed; without them, the same answers."""
+    with without_httptools_and_uvloop() as path:
+        monkeypatch.setenv("PYTHONPATH", path)
+        check_edge(corpus, edge)
+
+
+def check_edge(corpus: dict[str, Any], edge: str) -> None:
     items = corpus["edges"][edge]
     answers = list(replay(edge, items))
     differences = [

@@ -325,9 +325,10 @@ def test_only_the_mcp_edge_imports_mcp_and_no_artifact_carries_it() -> None:
         inside = path.is_relative_to(package / "edges" / "mcp") or path == package / "commands" / "mcp.py"
         if not inside:
             assert not names & {"mcp", "starlette", "langgraph"}, path
-            # uvicorn serves the local server and proxy too (edges/local), nowhere else
+            # uvicorn (on httptools and uvloop) serves the local server and proxy too (edges/local), nowhere else
             if not path.is_relative_to(package / "edges" / "local"):
-                assert "uvicorn" not in names, path
+                assert not names & {"uvicorn", "httptools", "uvloop"}, path
     for requirements in [ROOT / "functions/aws/layer/requirements.txt", ROOT / "functions/gcp/requirements.txt"]:
         text = requirements.read_text().lower()
         assert "mcp" not in text and "langgraph" not in text and "uvicorn" not in text, requirements
+        assert "httptools" not in text and "uvloop" not in text, requirements

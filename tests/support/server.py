@@ -61,3 +61,18 @@ def running_server(env: dict[str, str] | None = None, args: list[str] | None = N
         }
         with running_cli(["serve", *(args or [])], port, Path(folder), child_env) as server:
             yield server
+
+
+@contextmanager
+def without_httptools_and_uvloop() -> Iterator[str]:
+    """A PYTHONPATH (the current one behind it) on which `import httptools` and `import uvloop`
+    fail, as where they are not installed: child processes then serve on h11 and asyncio."""
+    with tempfile.TemporaryDirectory(prefix="no-c-runtime-") as folder:
+        for name in ("httptools", "uvloop"):
+            (Path(folder) / f"{name}.py").write_text(f"raise ImportError('{name} is hidden by the test')\n")
+        yield os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))
+
+
+def loaded_libraries(process: subprocess.Popen[bytes]) -> str:
+    """The shared objects mapped into a running child (Linux: /proc/PID/maps)."""
+    return Path(f"/proc/{process.pid}/maps").read_text()

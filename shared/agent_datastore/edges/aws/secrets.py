@@ -3,7 +3,8 @@ Parameter Store (`DATASTORE_TOKEN_SECRET_PARAMETER`, SecureString), and the curs
 stack makes in Secrets Manager (`DATASTORE_CURSOR_SECRET_ARN`).
 
 `SECRET_CACHE` is the `auth.SecretSource` the Lambda functions, the authorizer and
-the CLI inject; boto3 is imported on the first fetch only.
+the CLI inject; boto3 is imported on the first fetch only, and its clients come from the one
+session the DynamoDB client uses too (`aws_client`).
 """
 
 from __future__ import annotations
@@ -75,14 +76,15 @@ class SecretCache:
 def fetch_remote_secret(settings: Settings) -> str:
     """The secret text from Secrets Manager or SSM. Endpoints follow the standard
     variables (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_SSM`)."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from agent_datastore.stores.dynamodb.client import aws_client
 
     try:
         if settings.token_secret_arn:
-            answer = boto3.client("secretsmanager").get_secret_value(SecretId=settings.token_secret_arn)
+            answer = aws_client("secretsmanager").get_secret_value(SecretId=settings.token_secret_arn)
             return str(answer["SecretString"])
-        answer = boto3.client("ssm").get_parameter(Name=settings.token_secret_parameter, WithDecryption=True)
+        answer = aws_client("ssm").get_parameter(Name=settings.token_secret_parameter, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
     except (BotoCoreError, ClientError) as exc:
         logger.warning("could not fetch the token secret: %s", exc)
@@ -91,11 +93,12 @@ def fetch_remote_secret(settings: Settings) -> str:
 
 def fetch_named_secret(arn: str) -> str:
     """The text of one Secrets Manager secret (endpoint: `AWS_ENDPOINT_URL_SECRETS_MANAGER`)."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from agent_datastore.stores.dynamodb.client import aws_client
+
     try:
-        return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        return str(aws_client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
     except (BotoCoreError, ClientError) as exc:
         logger.warning("could not fetch the secret %s: %s", arn, exc)
         raise BackendUnavailable("a secret could not be fetched; try again shortly") from None

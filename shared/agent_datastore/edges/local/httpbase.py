@@ -2,18 +2,20 @@
 answers JSON, reports every failure (uvicorn's own protocol errors included) in the
 contract's error shape, caps request bodies, and stops cleanly on a signal.
 
-The operations themselves are synchronous (sqlite3, boto3, httpx): they run in a pool of
-threads, so the event loop keeps accepting and parsing while they work.
+The operations themselves are synchronous (sqlite3, boto3, httpx): those that wait on a
+network run in a pool of threads, so the event loop keeps accepting and parsing while they
+work; a short one on a local file may run on the loop itself (`JsonApp.run`).
+
+uvicorn runs on uvloop with httptools (C) when they are installed, as they are with the
+package's dependencies; on asyncio's own loop and h11 otherwise (`runtime`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
 import socket
-import sys
 import uuid
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,36 +23,29 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from agent_datastore import __version__
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.http import OPERATION_METHODS, error_response
+from agent_datastore.edges.local.protocols import (
+    KNOWN_METHODS,
+    MAX_HEAD_BYTES,
+    MAX_HEADERS,
+    MAX_LINE,
+    SUPPORTED_VERSIONS,
+    ContractH11Protocol,
+    ContractHttpToolsProtocol,
+    encoded_headers,
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 T = TypeVar("T")
 
-# The limits http.server had: 100 headers, 64 KiB for the request line and for each header line.
-MAX_HEADERS = 100
-MAX_LINE = 65536
-MAX_HEAD_BYTES = 1 << 20  # a request head still arriving beyond this is refused by h11 (431 -> 413)
-SUPPORTED_VERSIONS = ("1.0", "1.1")
-# The methods the servers route; any other is refused (405) before routing, on a closed connection.
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-_VERSION = re.compile(rb"HTTP/\d+\.\d+$")
-
-
-def _encoded(response_headers: dict[str, str], body: bytes, close: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(name.encode("latin-1"), value.encode("utf-8")) for name, value in response_headers.items()]
-    headers.append((b"content-length", str(len(body)).encode("ascii")))
-    if close:
-        headers.append((b"connection", b"close"))
-    return headers
+__all__ = ["KNOWN_METHODS", "Exchange", "JsonApp", "listen", "serve_until_signalled"]
 
 
 class Exchange:
@@ -85,7 +80,7 @@ class Exchange:
 
     async def reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         await self._send(
-            {"type": "http.response.start", "status": status, "headers": _encoded(headers, body, self.close)}
+            {"type": "http.response.start", "status": status, "headers": encoded_headers(headers, body, self.close)}
         )
         await self._send({"type": "http.response.body", "body": b"" if self.method == "HEAD" else body})
 
@@ -129,12 +124,19 @@ class JsonApp:
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-datastore")
+        self.in_threads = 0  # calls handed to the threads and not answered yet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no lifespan, no websockets (uvicorn is told so)
             return
         exchange = Exchange(scope, receive, send)
-        if scope.get("http_version") not in SUPPORTED_VERSIONS:
+        hosts = exchange.host_headers()
+        if len(hosts) != 1 and (len(hosts) > 1 or scope.get("http_version") == "1.1"):
+            # As h11 refuses them (httptools takes both).
+            detail = "Found multiple Host headers" if hosts else "Missing mandatory Host header"
+            error = self.protocol_error(detail) or errors.InvalidRequest(f"malformed HTTP request: {detail}")
+            await exchange.fail(error, close=True)
+        elif scope.get("http_version") not in SUPPORTED_VERSIONS:
             await exchange.fail(
                 errors.InvalidRequest(f"malformed HTTP request: Invalid HTTP version ({scope.get('http_version')})"),
                 close=True,
@@ -150,71 +152,24 @@ class JsonApp:
         raise NotImplementedError
 
     def protocol_error(self, detail: str) -> errors.DataStoreError | None:
-        """The answer to a request h11 refused (`detail` is its reason), if not the default."""
+        """The answer to a request the parser refused (`detail` is its reason), if not the default."""
         return None
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        self.in_threads += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        finally:
+            self.in_threads -= 1
+
+    async def run(self, inline: bool, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on the event loop itself when `inline`, else in a worker thread.
+        Handing a call to a thread and its answer back costs more than a short call on a
+        local file takes (see `DataStoreApp.inline`)."""
+        return function(*args) if inline else await self.in_thread(function, *args)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-
-
-class ContractH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol whose own refusals (a request h11 cannot parse) are
-    answered in the contract's error shape rather than as plain text."""
-
-    owner: JsonApp  # set by `serve_until_signalled` on a subclass of its own
-    _first_line_checked = False
-
-    def data_received(self, data: bytes) -> None:
-        # h11 waits for the blank line that ends a head; an HTTP/0.9 request (a request line
-        # without a version) never sends one. The first request's line is checked on arrival.
-        if not self._first_line_checked:
-            self._first_bytes = getattr(self, "_first_bytes", b"") + data
-            line, newline, _ = self._first_bytes.partition(b"\n")
-            if newline or len(self._first_bytes) > MAX_LINE:
-                self._first_line_checked = True
-                line = line.rstrip(b"\r")
-                words = line.split()
-                if newline and not (len(words) == 3 and _VERSION.match(words[2])):
-                    text = line.decode("latin-1")
-                    message = (
-                        f"Bad HTTP/0.9 request type ({words[0].decode('latin-1')!r})"
-                        if len(words) == 2
-                        else f"Bad request syntax ({text!r})"
-                    )
-                    try:
-                        raise h11.RemoteProtocolError(message, error_status_hint=400)
-                    except h11.RemoteProtocolError:
-                        self.send_400_response(message)
-                    return
-        super().data_received(data)
-
-    def send_400_response(self, msg: str) -> None:
-        exc = sys.exc_info()[1]  # called from uvicorn's `except h11.RemoteProtocolError`
-        hint = getattr(exc, "error_status_hint", 400)
-        detail = str(exc) if exc is not None else msg
-        error = self.owner.protocol_error(detail) or self._default_error(hint, detail)
-        response = error_response(error, str(uuid.uuid4()))
-        body = response.encoded_body().encode("utf-8")
-        headers = _encoded(response.http_headers(), body, close=True)
-        headers[:0] = self.server_state.default_headers
-        try:
-            self.transport.write(self.conn.send(h11.Response(status_code=response.status, headers=headers)) or b"")
-            self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
-            self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
-        except h11.LocalProtocolError:  # the answer to this request had begun: nothing more to say
-            pass
-        self.transport.close()
-
-    @staticmethod
-    def _default_error(hint: int, detail: str) -> errors.DataStoreError:
-        if hint in (413, 414, 431):
-            return errors.PayloadTooLarge("request too large")
-        if "Content-Length" in detail:
-            return errors.InvalidRequest("Content-Length is not a number")
-        return errors.InvalidRequest(f"malformed HTTP request: {detail}")
 
 
 class _Server(uvicorn.Server):
@@ -260,15 +215,26 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: JsonApp, *, server_name: str, keep_alive: float) -> uvicorn.Config:
-    """How both servers run on uvicorn: HTTP/1.1 only (h11), no access log, their own `Server`."""
+def runtime() -> tuple[str, str]:
+    """(HTTP parser, event loop) the servers run on: httptools and uvloop when installed."""
+    http = "httptools" if ContractHttpToolsProtocol is not None else "h11"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return http, "asyncio"
+    return http, "uvloop"
 
-    class Protocol(ContractH11Protocol):
-        owner = app
+
+def uvicorn_config(app: JsonApp, *, server_name: str, keep_alive: float) -> uvicorn.Config:
+    """How both servers run on uvicorn: HTTP/1.1 only (`runtime`), no access log, their own `Server`."""
+    http, loop = runtime()
+    base = ContractHttpToolsProtocol if http == "httptools" else ContractH11Protocol
+    protocol = type("Protocol", (base,), {"owner": app})
 
     return uvicorn.Config(
         app,
-        http=Protocol,
+        http=protocol,
+        loop=loop,
         proxy_headers=False,
         lifespan="off",
         ws="none",

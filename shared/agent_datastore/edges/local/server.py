@@ -2,8 +2,8 @@
 
 An ASGI app served by uvicorn (edges/local/httpbase.py). It turns each HTTP
 request into the neutral `HttpRequest` and answers it through `edges.dispatch`
-(in a worker thread), as the deployed functions do: there is no second
-implementation of any operation here.
+(on the event loop or in a worker thread: `DataStoreApp.inline`), as the deployed
+functions do: there is no second implementation of any operation here.
 """
 
 from __future__ import annotations
@@ -33,6 +33,14 @@ from agent_datastore.edges.local.httpbase import KNOWN_METHODS, Exchange, JsonAp
 SQLITE_THREADS = 4
 REMOTE_THREADS = 32
 KEEP_ALIVE_SECONDS = 75  # longer than clients keep an idle connection (httpx: 5 s), so they close first
+# Run on the event loop itself: one-key operations with a small body on a store in this process
+# (SQLite, memory), a few tens of microseconds each, less than handing them to a thread and the
+# answer back costs. Anything that may run long (pages of keys, batches, clear) and every remote
+# store (which waits on the network) goes to the threads, and while any call is there the short
+# ones go too: a write waiting for SQLite's lock (held by a batch) must not hold up the loop.
+INLINE_BACKENDS = frozenset({"sqlite", "memory"})
+INLINE_PATHS = frozenset({"/v1/get", "/v1/set", "/v1/delete", "/v1/increment"})
+INLINE_MAX_BODY = 64 * 1024
 
 
 class DataStoreApp(JsonApp):
@@ -43,6 +51,16 @@ class DataStoreApp(JsonApp):
         super().__init__(threads or (SQLITE_THREADS if sqlite else REMOTE_THREADS))
         self.api = api
         self.remote = remote
+        self.local = api.settings.store_backend in INLINE_BACKENDS
+
+    def inline(self, request: HttpRequest) -> bool:
+        """Whether `request` is answered on the event loop rather than in a worker thread."""
+        return (
+            self.local
+            and self.in_threads == 0
+            and request.path in INLINE_PATHS
+            and len(request.body) <= INLINE_MAX_BODY
+        )
 
     async def handle(self, exchange: Exchange) -> None:
         page = pages.GET_ROUTES.get(exchange.path.split("?", 1)[0])
@@ -73,7 +91,7 @@ class DataStoreApp(JsonApp):
             exchange.skip_body(self.max_body)
         request = HttpRequest(exchange.method, exchange.path.split("?", 1)[0], exchange.headers, body)
         request_id = str(uuid.uuid4())
-        response: Response = await self.in_thread(self._answer, request, request_id)
+        response: Response = await self.run(self.inline(request), self._answer, request, request_id)
         await exchange.reply(
             response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id)
         )

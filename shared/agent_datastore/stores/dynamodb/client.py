@@ -40,6 +40,22 @@ CONFLICT_CODE = "TransactionConflictException"
 CONFLICT_ATTEMPTS = 10
 
 
+_CLIENTS = threading.Lock()
+
+
+def aws_client(service: str, **options: Any) -> Any:
+    """A boto3 client made from the process's one session (boto3's default, made on first use).
+    The DynamoDB client and the secrets clients (edges/aws/secrets.py) share it, so botocore
+    reads its data files and resolves credentials once: a first `list_keys`, which also reads
+    the cursor secret, pays for one session, not two. Clients are made one at a time (a
+    session is not thread-safe; its clients are)."""
+    import boto3
+
+    make: Any = boto3.client  # the stubs know each service's client by a literal name
+    with _CLIENTS:
+        return make(service, **options)
+
+
 class ConditionFailed(Exception):
     """A ConditionExpression did not hold; `item` is the stored item (or None)."""
 
@@ -89,7 +105,7 @@ class DynamoClient:
 
     def _create(self) -> Any:
         try:
-            import boto3
+            import boto3  # noqa: F401
             import botocore.exceptions
             from botocore.config import Config
         except ImportError as exc:  # pragma: no cover - packaging error
@@ -105,7 +121,7 @@ class DynamoClient:
             tcp_keepalive=True,
         )
         try:
-            return boto3.session.Session().client("dynamodb", config=config)
+            return aws_client("dynamodb", config=config)
         except botocore.exceptions.NoRegionError:
             raise ConfigurationError("DynamoDB needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
         except Exception as exc:  # a bad endpoint URL, ...
