@@ -106,13 +106,9 @@ class OptimisticStore(Store, Generic[S]):
 
     contention: Contention
 
-    @property
-    def _stripes(self) -> list[threading.RLock]:
-        """This store's locks (made on first use; `setdefault` keeps the first of two racing threads')."""
-        stripes: list[threading.RLock] | None = self.__dict__.get("_stripe_locks")
-        if stripes is None:
-            stripes = self.__dict__.setdefault("_stripe_locks", [threading.RLock() for _ in range(STRIPES)])
-        return stripes
+    def __init__(self) -> None:
+        # This store's own locks: separate stores (as separate processes are) still race.
+        self._stripes = [threading.RLock() for _ in range(STRIPES)]
 
     @abstractmethod
     def read_stored(self, scope: Scope, key: str, *, with_value: bool) -> S | None:

@@ -10,7 +10,9 @@ the `_rev` that was read. A 409 means someone else won the race; the loop
 reads again and re-applies, with jittered backoff and a bounded number of
 attempts (then a retryable 503, nothing half-done). `if_version` and access
 tracking are exact because of this. The threads of one process take turns on a
-record, so that only writers in other processes race.
+record (the write loop's locks): racing each other they would only lose (a 409,
+a read again, a backoff: ~12 requests per increment of one key by 20 threads
+where 2 do), so that only writers in other processes race.
 
 The batches read the `sizes` view first, then page their document reads by
 bytes and stop reading once the response budget is spent.
@@ -20,10 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -46,10 +47,8 @@ from agent_datastore.stores.couchdb.layout import (
 from agent_datastore.stores.writeloop import Contention, OptimisticStore
 
 PAGE = 500  # ids per _all_docs page
-TURNS = 64  # locks the threads of a process take turns on, one per record (by a hash of its id)
 Doc = dict[str, Any]
 logger = logging.getLogger("agent_datastore.couchdb")
-T = TypeVar("T")
 
 
 def install_designs(http: CouchDBHttp) -> None:
@@ -74,9 +73,9 @@ class CouchDBStore(OptimisticStore[Doc]):
         timeout: float = 30.0,
         max_attempts: int = 60,
     ) -> None:
+        super().__init__()
         self.http = CouchDBHttp(url, db, client=client, timeout=timeout)
         self.contention = Contention(attempts=max_attempts, base=0.004, cap=0.25)
-        self._turns = [threading.Lock() for _ in range(TURNS)]
 
     @property
     def url(self) -> str:
@@ -149,22 +148,6 @@ class CouchDBStore(OptimisticStore[Doc]):
         return record if record.is_live(now) else None
 
     # -- operations --------------------------------------------------------------
-
-    def retry_lost_races(
-        self,
-        operation: str,
-        scope: Scope,
-        key: str,
-        attempt: Callable[[Doc | None], T],
-        *,
-        with_value: bool,
-        blind: bool = False,
-    ) -> T:
-        # The threads of this process take turns on a record: racing each other they would only
-        # lose (a 409, a read again, a backoff: ~12 requests per increment of one key by 20 threads
-        # where 2 do). Writers in other processes still meet the `_rev` guard.
-        with self._turns[hash(record_id(scope, key)) % len(self._turns)]:
-            return super().retry_lost_races(operation, scope, key, attempt, with_value=with_value, blind=blind)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
         if reader is None and not refresh_ttl:  # nothing to write: no race, no turn to take

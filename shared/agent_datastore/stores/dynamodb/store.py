@@ -106,6 +106,7 @@ class DynamoDBStore(OptimisticStore[Item]):
         retry_mode: str = "standard",
         registry_shards: int = REGISTRY_SHARDS,
     ) -> None:
+        super().__init__()
         self.table = table
         # Where writes add their registry deltas (readers sum whatever shards exist: docs/scale.md).
         self.registry_shards = registry_shards
