@@ -39,3 +39,18 @@ def with_service(name: str, work: Callable[[Store, Callable[..., Any], Identity]
         return work(store, call, identity)
     finally:
         stores.close()
+
+
+def interleaved(
+    layouts: tuple[int, ...], rounds: int, workload: Callable[[int, bool], T]
+) -> dict[int, tuple[list[T], list[T]]]:
+    """`workload(layout, namespace_each)` in one namespace and in a namespace each, `rounds` times
+    for every layout, the layouts' rounds interleaved so that the machine's load drifts over all
+    alike: layout -> (one-namespace outcomes, namespace-each outcomes)."""
+    outcomes: dict[int, tuple[list[T], list[T]]] = {layout: ([], []) for layout in layouts}
+    for _ in range(rounds):
+        for layout in layouts:
+            ones, eaches = outcomes[layout]
+            ones.append(workload(layout, False))
+            eaches.append(workload(layout, True))
+    return outcomes

@@ -29,6 +29,7 @@ from agent_datastore.core.identity import Identity
 from agent_datastore.core.settings import Settings
 from agent_datastore.stores.dynamodb.store import DynamoDBStore
 from agent_datastore.stores.dynamodb.writes import REGISTRY_SHARDS as SHARDS
+from bench.backends import interleaved
 from bench.sections import publish
 from tests.aws import scale
 
@@ -168,16 +169,11 @@ def render(rows: list[dict[str, Any]], counted: list[dict[str, Any]], rounds: in
 
 
 def run(rounds: int) -> str:
-    """The two layouts' rounds interleaved, so that the machine's load drifts over both alike."""
+    """Both layouts' rounds interleaved (`interleaved`), then the increments."""
     server = scale.ConflictServer(tail_ms=TAIL_MS)
     try:
         layouts = (SHARDS, 1)
-        outcomes: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {s: ([], []) for s in layouts}
-        for _ in range(rounds):
-            for shards in layouts:
-                ones, eaches = outcomes[shards]
-                ones.append(writes(server, shards, one_namespace=True))
-                eaches.append(writes(server, shards, one_namespace=False))
+        outcomes = interleaved(layouts, rounds, lambda shards, each: writes(server, shards, one_namespace=not each))
         rows = [summary(shards, *outcomes[shards]) for shards in layouts]
         counted = [increments(server, separate=False), increments(server, separate=True)]
         return render(rows, counted, rounds)

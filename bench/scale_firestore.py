@@ -25,6 +25,7 @@ from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.core.records import Scope, Write, now_ms
 from agent_datastore.stores.firestore.layout import SHARDS
 from agent_datastore.stores.firestore.store import FirestoreStore
+from bench.backends import interleaved
 from bench.sections import publish
 from tests.contract.backends.firestore import counting_rpcs
 from tests.gcp.test_values import incompressible
@@ -117,14 +118,13 @@ def render(rows: list[dict[str, Any]], reads: dict[str, Any], rounds: int) -> st
 
 
 def run(rounds: int) -> str:
-    """The two layouts' rounds interleaved, so that the machine's load drifts over both alike."""
+    """Both layouts' rounds interleaved (`interleaved`), then the batch reads."""
     layouts = (SHARDS, 1)
-    outcomes: dict[int, tuple[list[Outcome], list[Outcome]]] = {shards: ([], []) for shards in layouts}
-    for _ in range(rounds):
-        for shards in layouts:
-            ones, eaches = outcomes[shards]
-            ones.append(write_distinct_keys(writers=WRITERS, keys=KEYS, shards=shards))
-            eaches.append(write_distinct_keys(writers=WRITERS, keys=KEYS, shards=shards, namespace_each=True))
+    outcomes = interleaved(
+        layouts,
+        rounds,
+        lambda shards, each: write_distinct_keys(writers=WRITERS, keys=KEYS, shards=shards, namespace_each=each),
+    )
     rows = [summary(shards, *outcomes[shards]) for shards in layouts]
     return render(rows, batch_reads(), rounds)
 

@@ -14,16 +14,23 @@ from agent_datastore.stores.dynamodb.writes import SHARD_MARK
 from tests.aws import scale
 
 
-def registry_items(store: Any, user_id: str) -> dict[str, tuple[int, int]]:
-    """The user's registry partition as stored: sort key -> (n, b)."""
-    return {
-        item["sk"]["S"]: (int(item.get("n", {"N": "0"})["N"]), int(item.get("b", {"N": "0"})["N"]))
-        for item in store.db.query(
+def registry_partition(store: Any, user_id: str) -> list[dict[str, Any]]:
+    """The items of the user's registry partition, as stored."""
+    return list(
+        store.db.query(
             KeyConditionExpression="#pk = :pk",
             ExpressionAttributeNames={"#pk": "pk"},
             ExpressionAttributeValues={":pk": {"S": codec.registry_pk(user_id)}},
             ConsistentRead=True,
         )
+    )
+
+
+def registry_items(store: Any, user_id: str) -> dict[str, tuple[int, int]]:
+    """The user's registry partition as stored: sort key -> (n, b)."""
+    return {
+        item["sk"]["S"]: (int(item.get("n", {"N": "0"})["N"]), int(item.get("b", {"N": "0"})["N"]))
+        for item in registry_partition(store, user_id)
     }
 
 
@@ -122,14 +129,7 @@ def test_an_emptied_namespace_of_more_shards_than_one_transaction_holds_is_remov
 def test_an_emptied_namespace_whose_shard_changed_meanwhile_is_kept(store, user_id):
     put_registry_item(store, user_id, "ns", 1, 5)
     put_registry_item(store, user_id, f"ns{SHARD_MARK}7", -1, -5)
-    read = list(
-        store.db.query(
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": "pk"},
-            ExpressionAttributeValues={":pk": {"S": codec.registry_pk(user_id)}},
-            ConsistentRead=True,
-        )
-    )
+    read = registry_partition(store, user_id)
     put_registry_item(store, user_id, f"ns{SHARD_MARK}7", 0, 3)  # a write lands between read and removal
     dynamodb_registry._drop_namespace(store.db, read)
     assert registry_items(store, user_id) == {"ns": (1, 5), f"ns{SHARD_MARK}7": (0, 3)}  # nothing removed

@@ -223,24 +223,17 @@ def test_keep_alive_survives_a_get_with_a_body(server, user_id):
 
 
 def test_protocol_errors_use_the_contract_shape(server):
-    import socket
-    from urllib.parse import urlparse
+    from tests.support.server import raw_exchange
 
-    address = urlparse(server.url)
     for raw, status, code in [
         (b"FROB /v1/get HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"),
         (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 413, "payload_too_large"),
         (b"POST /v1/get HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "invalid_request"),
         (b"POST /v1/get HTTP/9.9\r\nHost: x\r\n\r\n", 400, "invalid_request"),
     ]:
-        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-            sock.sendall(raw)
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert head.split(b" ")[1] == str(status).encode(), head
-        assert json.loads(body)["error"]["code"] == code
+        got_status, body = raw_exchange(server.url, raw)
+        assert got_status == status, (raw[:40], got_status)
+        assert body["error"]["code"] == code
 
 
 @pytest.mark.parametrize("user", ["u" * 513, "é" * 257])

@@ -25,6 +25,7 @@ from tests.servers import free_port
 from tests.support.server import (
     RunningServer,
     loaded_libraries,
+    raw_exchange,
     running_cli,
     running_server,
     without_httptools_and_uvloop,
@@ -53,17 +54,6 @@ PROTOCOL_ERRORS = [
     (b"POST /v1/get HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "invalid_request"),
     (b"POST /v1/get HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 2\r\n\r\n{}", 400, "invalid_request"),
 ]
-
-
-def exchange(url: str, raw: bytes) -> tuple[int, dict[str, object]]:
-    address = urlparse(url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(raw)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), json.loads(body)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +96,7 @@ def test_protocol_errors_are_answered_alike_on_both_runtimes(
     request: pytest.FixtureRequest, runtime: str, raw: bytes, status: int, code: str
 ) -> None:
     running = request.getfixturevalue("server" if runtime == "httptools" else "plain_server")
-    got_status, body = exchange(running.url, raw)
+    got_status, body = raw_exchange(running.url, raw)
     assert (got_status, body["error"]["code"]) == (status, code), body  # type: ignore[index]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from tests.servers import START_TIMEOUT, free_port, wait_http
 
@@ -76,3 +79,16 @@ def without_httptools_and_uvloop() -> Iterator[str]:
 def loaded_libraries(process: subprocess.Popen[bytes]) -> str:
     """The shared objects mapped into a running child (Linux: /proc/PID/maps)."""
     return Path(f"/proc/{process.pid}/maps").read_text()
+
+
+def raw_exchange(url: str, raw: bytes) -> tuple[int, dict[str, object]]:
+    """Send `raw` bytes to the server at `url` on a connection of its own; the answer's status and
+    JSON body (read until the server closes the connection)."""
+    address = urlparse(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
