@@ -92,11 +92,13 @@ CLEAR_ATTRIBUTES = ["pk", "sk", "ver", "sz", "exp", "vn", "vg"]
 class DynamoDBStore(OptimisticStore[Item]):
     name = "dynamodb"
     # A lost race is retried at once on what the failed condition returned, then after a backoff
-    # from a fresh read, for at least MAX_RACES attempts and 15 seconds (the request budget is 20).
+    # from a fresh read, for 15 seconds (the request budget is 20) and at least 10 attempts.
     # The window grows to 2 s: 20 separate writers of one key need a window of about 20 round trips
     # to stop colliding; with a 0.25 s cap they kept colliding, and 20 x 50 increments took 85 s
-    # on the moto server where a 2 s cap took 40 s (docs/scale.md).
-    contention = Contention(attempts=MAX_RACES, base=0.025, cap=2.0, seconds=15.0)
+    # on the moto server where a 2 s cap took 40 s (docs/scale.md). With that window a floor of
+    # MAX_RACES (60) attempts would outlast the budget (a request measured at 28 s); 10 backoffs
+    # sum to 11 s at most, so the 15 s bound decides: a loser's 503 comes by about 17 s.
+    contention = Contention(attempts=10, base=0.025, cap=2.0, seconds=15.0)
 
     def __init__(
         self,
