@@ -41,6 +41,11 @@ def _parse_int(text: str) -> int:
     return number
 
 
+# Made once: `json.loads`/`json.dumps` with options build a new decoder/encoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def loads(data: bytes | str) -> Any:
     """Parse a request body. Raises InvalidJson / InvalidValue."""
     if isinstance(data, bytes):
@@ -51,7 +56,9 @@ def loads(data: bytes | str) -> Any:
     if not data.strip():
         raise InvalidJson("request body is empty: send a JSON object ({} for no arguments)")
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int)
+        if data.startswith("\ufeff"):  # as json.loads refuses a str with a byte-order mark
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        return _DECODER.decode(data)
     except _NonFinite as exc:
         raise InvalidValue(f"numbers must be finite: {exc}") from exc
     except RecursionError as exc:
@@ -62,7 +69,7 @@ def loads(data: bytes | str) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON text, UTF-8 characters kept as they are, key order kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def utf8_len(text: str) -> int:
