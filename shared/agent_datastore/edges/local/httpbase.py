@@ -16,7 +16,6 @@ import asyncio
 import logging
 import signal
 import socket
-import uuid
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ import uvicorn
 from agent_datastore import __version__
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
-from agent_datastore.edges.http import OPERATION_METHODS, error_response
+from agent_datastore.edges.http import OPERATION_METHODS, error_response, new_request_id
 from agent_datastore.edges.local.protocols import (
     KNOWN_METHODS,
     MAX_HEAD_BYTES,
@@ -86,7 +85,7 @@ class Exchange:
 
     async def fail(self, exc: errors.DataStoreError, *, allow: str = OPERATION_METHODS, close: bool = False) -> None:
         self.close = self.close or close
-        response = error_response(exc, str(uuid.uuid4()), allow=allow)
+        response = error_response(exc, new_request_id(), allow=allow)
         await self.reply(response.status, response.encoded_body().encode("utf-8"), response.http_headers())
 
     async def read_body(self, max_body: int) -> bytes | None:
@@ -120,6 +119,9 @@ class JsonApp:
     """The ASGI app both servers are: protocol checks, then `handle` (their own routes)."""
 
     max_body = MAX_BODY_BYTES
+    # POST targets (exact, no query) that `at_once` may answer, and their largest body.
+    quick_paths: frozenset[bytes] = frozenset()
+    quick_max_body = 0
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
@@ -130,23 +132,42 @@ class JsonApp:
         if scope["type"] != "http":  # no lifespan, no websockets (uvicorn is told so)
             return
         exchange = Exchange(scope, receive, send)
-        hosts = exchange.host_headers()
-        if len(hosts) != 1 and (len(hosts) > 1 or scope.get("http_version") == "1.1"):
-            # As h11 refuses them (httptools takes both).
-            detail = "Found multiple Host headers" if hosts else "Missing mandatory Host header"
-            error = self.protocol_error(detail) or errors.InvalidRequest(f"malformed HTTP request: {detail}")
-            await exchange.fail(error, close=True)
-        elif scope.get("http_version") not in SUPPORTED_VERSIONS:
-            await exchange.fail(
-                errors.InvalidRequest(f"malformed HTTP request: Invalid HTTP version ({scope.get('http_version')})"),
-                close=True,
-            )
-        elif exchange.too_large is not None:
-            await exchange.fail(errors.PayloadTooLarge(exchange.too_large), close=True)
-        elif exchange.header_count > MAX_HEADERS:
-            await exchange.fail(errors.PayloadTooLarge("Too many headers"), close=True)
+        refusal = self.refusal(exchange)
+        if refusal is not None:
+            await exchange.fail(refusal, close=True)
         else:
             await self.handle(exchange)
+
+    def refusal(self, exchange: Exchange) -> errors.DataStoreError | None:
+        """What is wrong with a request's head as the servers check it before routing, if anything
+        (answered on a closing connection)."""
+        hosts = exchange.host_headers()
+        if len(hosts) != 1 and (len(hosts) > 1 or exchange.scope.get("http_version") == "1.1"):
+            # As h11 refuses them (httptools takes both).
+            detail = "Found multiple Host headers" if hosts else "Missing mandatory Host header"
+            return self.protocol_error(detail) or errors.InvalidRequest(f"malformed HTTP request: {detail}")
+        if exchange.scope.get("http_version") not in SUPPORTED_VERSIONS:
+            version = exchange.scope.get("http_version")
+            return errors.InvalidRequest(f"malformed HTTP request: Invalid HTTP version ({version})")
+        if exchange.too_large is not None:
+            return errors.PayloadTooLarge(exchange.too_large)
+        if exchange.header_count > MAX_HEADERS:
+            return errors.PayloadTooLarge("Too many headers")
+        return None
+
+    def answer_at_once(self, scope: Scope, body: bytes) -> tuple[int, bytes, dict[str, str]] | None:
+        """`at_once` for the protocol, which has a request's scope and whole body: None if the
+        request's head is refused (`__call__` answers that) or `at_once` cannot answer it."""
+        exchange = Exchange(scope, _no_receive, _no_send)
+        return self.at_once(exchange, body) if self.refusal(exchange) is None else None
+
+    def at_once(self, exchange: Exchange, body: bytes) -> tuple[int, bytes, dict[str, str]] | None:
+        """The answer (status, body, headers) to a request whose whole body has arrived, if it
+        can be made right now, synchronously, exactly as `handle` would make it; None sends the
+        request through `handle`. The httptools protocol asks this before starting an ASGI cycle
+        (see `protocols.ContractHttpToolsProtocol`): a one-key call on a local file then costs
+        no task, no ASGI messages and no event."""
+        return None
 
     async def handle(self, exchange: Exchange) -> None:
         raise NotImplementedError
@@ -170,6 +191,14 @@ class JsonApp:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+
+
+async def _no_receive() -> dict[str, Any]:  # an exchange answered at once reads no messages
+    raise RuntimeError("the protocol has read the body")
+
+
+async def _no_send(message: dict[str, Any]) -> None:
+    raise RuntimeError("the protocol writes the answer")
 
 
 class _Server(uvicorn.Server):

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import re
 import sys
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.h11_impl import RequestResponseCycle as H11Cycle
 
 from agent_datastore.core import errors
-from agent_datastore.edges.http import error_response
+from agent_datastore.edges.http import error_response, new_request_id
 
 if TYPE_CHECKING:
     from agent_datastore.edges.local.httpbase import JsonApp
@@ -162,7 +161,7 @@ class _H11OneWriteCycle(_OneWrite, H11Cycle):
 
 def send_error(protocol: Any, error: errors.DataStoreError) -> None:
     """Answer `error` on `protocol`'s connection outside any request cycle, and close it."""
-    response = error_response(error, str(uuid.uuid4()))
+    response = error_response(error, new_request_id())
     body = response.encoded_body().encode("utf-8")
     headers = [*protocol.server_state.default_headers, *encoded_headers(response.http_headers(), body, close=True)]
     if isinstance(protocol, H11Protocol):
@@ -202,6 +201,7 @@ if httptools is not None:
             self._head_bytes = 0
             self._method: str | None = None
             self._upgrade_body: int | None = None  # body bytes due after an `Upgrade` head (-1: done)
+            self._quick: bytearray | None = None  # the body so far of a request answered without a cycle
 
         def data_received(self, data: bytes) -> None:
             if self._upgrade_body is not None:
@@ -274,6 +274,18 @@ if httptools is not None:
 
         def on_headers_complete(self) -> None:
             self._in_head = False
+            if self._quick_candidate():
+                # Answered at `on_message_complete` without an ASGI cycle if the app can (`at_once`).
+                self.scope["method"] = "POST"
+                if self.parser.get_http_version() != "1.1":
+                    self.scope["http_version"] = self.parser.get_http_version()
+                self.scope["path"], self.scope["raw_path"] = self.url.decode("ascii"), self.url
+                self.scope["query_string"] = b""
+                self._quick = bytearray()
+                return
+            self._start_cycle()
+
+        def _start_cycle(self) -> None:
             super().on_headers_complete()
             raw_path, _, query = self.url.partition(b"?")
             self.scope["raw_path"], self.scope["query_string"] = raw_path, query
@@ -281,6 +293,57 @@ if httptools is not None:
                 self.scope["method"] = self._method
             if type(self.cycle) is HttpToolsCycle:
                 self.cycle.__class__ = _HttpToolsOneWriteCycle  # before its task first runs
+
+        def _quick_candidate(self) -> bool:
+            """A POST to one of the app's `quick_paths`, with a small body of known length, on a
+            connection with no answer outstanding (pipelined answers keep their order)."""
+            if (
+                self.url not in self.owner.quick_paths
+                or self._method is not None
+                or self.parser.get_method() != b"POST"
+                or self.expect_100_continue
+                or self.parser.should_upgrade()
+                or (self.cycle is not None and not self.cycle.response_complete)
+                or self.pipeline
+                or self.flow.write_paused
+            ):
+                return False
+            length = b"0"
+            for name, value in self.headers:
+                if name == b"transfer-encoding":
+                    return False
+                if name == b"content-length":
+                    length = value
+            return length.isdigit() and int(length) <= self.owner.quick_max_body
+
+        def on_body(self, body: bytes) -> None:
+            if self._quick is not None:
+                self._quick += body
+            else:
+                super().on_body(body)
+
+        def _answer_quick(self) -> None:
+            """Answer the request `_quick` holds the body of, as the ASGI cycle would answer it
+            (uvicorn's `RequestResponseCycle.send` writes the same bytes), or start that cycle."""
+            body, self._quick = bytes(self._quick or b""), None
+            answer = self.owner.answer_at_once(cast("dict[str, Any]", self.scope), body)
+            if answer is None:
+                self._start_cycle()
+                self.cycle.body += body
+                super().on_message_complete()
+                return
+            status, data, headers = answer
+            keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
+            content = [STATUS_LINE[status]]
+            for name, value in [*self.server_state.default_headers, *encoded_headers(headers, data, False)]:
+                content += [name, b": ", value, b"\r\n"]
+            if not keep_alive:
+                content.append(b"connection: close\r\n")
+            content += [b"\r\n", data]
+            self.transport.write(b"".join(content))
+            if not keep_alive:
+                self.transport.close()
+            self.on_response_complete()
 
         def _take_body(self, data: bytes) -> None:
             """The body of an `Upgrade` request, by its Content-Length; the connection closes
@@ -297,11 +360,14 @@ if httptools is not None:
             self.cycle.message_event.set()
 
         def on_message_complete(self) -> None:
-            if self.parser.should_upgrade() and self._upgrade_body is None:
-                length = dict(self.headers).get(b"content-length", b"0")
-                self._upgrade_body = int(length) if length.isdigit() else 0
-                return
-            super().on_message_complete()
+            if self._quick is not None:
+                self._answer_quick()
+            else:
+                if self.parser.should_upgrade() and self._upgrade_body is None:
+                    length = dict(self.headers).get(b"content-length", b"0")
+                    self._upgrade_body = int(length) if length.isdigit() else 0
+                    return
+                super().on_message_complete()
             self._idle, self._method = True, None
 
 else:  # pragma: no cover

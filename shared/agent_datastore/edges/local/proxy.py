@@ -16,7 +16,6 @@ import ipaddress
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +27,7 @@ from agent_datastore.api.service import OPERATIONS
 from agent_datastore.core import errors
 from agent_datastore.core.limits import MAX_BODY_BYTES
 from agent_datastore.edges.auth import mint_token
-from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, error_response
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, error_response, new_request_id
 from agent_datastore.edges.local.httpbase import KNOWN_METHODS, Exchange, JsonApp
 
 logger = logging.getLogger("agent_datastore.edges.local.proxy")
@@ -213,7 +212,7 @@ def _operation(path: str) -> str | None:
 
 
 def _answer(exc: errors.DataStoreError) -> tuple[int, bytes, dict[str, str]]:
-    response = error_response(exc, str(uuid.uuid4()))
+    response = error_response(exc, new_request_id())
     return response.status, response.encoded_body().encode("utf-8"), response.http_headers()
 
 

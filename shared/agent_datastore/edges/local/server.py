@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import sys
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,9 +22,15 @@ from agent_datastore.core import errors
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges import dispatch
 from agent_datastore.edges.auth import SecretSource, with_remote_cursor_secret
-from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, HttpRequest, Response
+from agent_datastore.edges.http import OPERATION_METHODS, PAGE_METHODS, HttpRequest, new_request_id
 from agent_datastore.edges.local import pages
-from agent_datastore.edges.local.httpbase import KNOWN_METHODS, Exchange, JsonApp, listen, serve_until_signalled
+from agent_datastore.edges.local.httpbase import (
+    KNOWN_METHODS,
+    Exchange,
+    JsonApp,
+    listen,
+    serve_until_signalled,
+)
 
 # Threads that run the store's (synchronous) calls. SQLite writes one transaction at a time
 # and keeps a connection per thread: a few threads keep it busy without contending for its
@@ -52,6 +57,8 @@ class DataStoreApp(JsonApp):
         self.api = api
         self.remote = remote
         self.local = api.settings.store_backend in INLINE_BACKENDS
+        self.quick_paths = frozenset(path.encode() for path in INLINE_PATHS) if self.local else frozenset()
+        self.quick_max_body = INLINE_MAX_BODY
 
     def inline(self, request: HttpRequest) -> bool:
         """Whether `request` is answered on the event loop rather than in a worker thread."""
@@ -90,14 +97,20 @@ class DataStoreApp(JsonApp):
         else:
             exchange.skip_body(self.max_body)
         request = HttpRequest(exchange.method, exchange.path.split("?", 1)[0], exchange.headers, body)
-        request_id = str(uuid.uuid4())
-        response: Response = await self.run(self.inline(request), self._answer, request, request_id)
-        await exchange.reply(
-            response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id)
-        )
+        status, data, headers = await self.run(self.inline(request), self._answer, request)
+        await exchange.reply(status, data, headers)
 
-    def _answer(self, request: HttpRequest, request_id: str) -> Response:
-        return dispatch.answer_http(self.api, request, None, request_id, remote=self.remote)
+    def at_once(self, exchange: Exchange, body: bytes) -> tuple[int, bytes, dict[str, str]] | None:
+        """What `handle` answers a POST whose body has arrived, when it would answer it inline."""
+        if exchange.method != "POST":
+            return None
+        request = HttpRequest("POST", exchange.path.split("?", 1)[0], exchange.headers, body)
+        return self._answer(request) if self.inline(request) else None
+
+    def _answer(self, request: HttpRequest) -> tuple[int, bytes, dict[str, str]]:
+        request_id = new_request_id()
+        response = dispatch.answer_http(self.api, request, None, request_id, remote=self.remote)
+        return response.status, response.encoded_body().encode("utf-8"), response.http_headers(request_id)
 
 
 CURSOR_KEY_FILE = "cursor.key"
