@@ -90,7 +90,7 @@ class Record:
 
     @property
     def metadata_json(self) -> str:
-        return dumps(self.metadata)
+        return dumps(self.metadata) if self.metadata else "{}"
 
     @property
     def size(self) -> int:

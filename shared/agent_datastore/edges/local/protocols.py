@@ -246,9 +246,9 @@ if httptools is not None:
 
         def _check_line(self, line: bytes) -> errors.DataStoreError | None:
             line = line.rstrip(b"\r")
-            message = line_error(line)
+            match = _REQUEST_LINE.fullmatch(line)  # a line it takes is one line_error takes too
+            message = None if match is not None else line_error(line)
             if message is None:
-                match = _REQUEST_LINE.fullmatch(line)
                 if match is None:
                     message = f"illegal request line: {line!r}"
                 elif match.end("target") - match.start("target") > MAX_URL:

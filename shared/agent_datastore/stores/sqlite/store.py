@@ -65,14 +65,25 @@ class SQLiteStore(Store):
         return row
 
     def _registry(self, conn: sqlite3.Connection, scope: Scope, keys: int, size: int, now: int) -> None:
+        """Add `keys` and `size` to the namespace's row, made by the first key, dropped with the last.
+        A write that adds no key updates the row if there is one (there is, if the namespace holds
+        the key it overwrites): one statement per write, the second only for a delete."""
         user, namespace = utf8(scope.user_id), utf8(scope.namespace)
+        if keys > 0:
+            conn.execute(
+                "INSERT INTO namespaces (user_id, namespace, keys, bytes, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id, namespace) DO UPDATE SET keys = keys + excluded.keys,"
+                " bytes = bytes + excluded.bytes, updated_at = max(updated_at, excluded.updated_at)",
+                (user, namespace, keys, size, now),
+            )
+            return
         conn.execute(
-            "INSERT INTO namespaces (user_id, namespace, keys, bytes, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (user_id, namespace) DO UPDATE SET keys = keys + excluded.keys,"
-            " bytes = bytes + excluded.bytes, updated_at = max(updated_at, excluded.updated_at)",
-            (user, namespace, keys, size, now),
+            "UPDATE namespaces SET keys = keys + ?, bytes = bytes + ?, updated_at = max(updated_at, ?)"
+            " WHERE user_id = ? AND namespace = ?",
+            (keys, size, now, user, namespace),
         )
-        conn.execute("DELETE FROM namespaces WHERE user_id = ? AND namespace = ? AND keys <= 0", (user, namespace))
+        if keys < 0:
+            conn.execute("DELETE FROM namespaces WHERE user_id = ? AND namespace = ? AND keys <= 0", (user, namespace))
 
     def _store_row(
         self, conn: sqlite3.Connection, scope: Scope, old: tuple[Any, ...] | None, new: Record, now: int
