@@ -4,7 +4,10 @@
 - `old`: the same command from the last commit on the stdlib `ThreadingHTTPServer`
   (OLD_COMMIT, unpacked with `git archive` into a temporary folder and put first on PYTHONPATH);
 - `reference`: `ReferenceHandler` below, a minimal stdlib HTTP/1.1 server answering the same
-  routes (`POST /v1/get`, `POST /v1/set`, `GET /healthz`) from a dict.
+  routes (`POST /v1/get`, `POST /v1/set`, `GET /healthz`) from a dict;
+- `memory`: `new` on the in-memory store (`STORE_BACKEND=memory`): the server without SQLite's commit;
+- `floor`: `floor_app` below, uvicorn on the same runtime (httptools + uvloop) answering every
+  request with one constant: what the HTTP server alone costs, before any store or validation.
 
 Each server is a process of its own (SQLite in a temporary folder, auth off); the clients are
 threads of this process speaking raw HTTP/1.1 over loopback sockets, the same client for all.
@@ -108,6 +111,36 @@ def reference_main(port: int) -> None:
     server.serve_forever()
 
 
+# -- the floor: uvicorn answering a constant ---------------------------------------------------------
+
+FLOOR_BODY = json.dumps({"found": True, "value": {"text": "x" * 100}}).encode()
+
+
+async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(FLOOR_BODY)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": FLOOR_BODY})
+
+
+def floor_main(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        floor_app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
 # -- the servers, each a child process ----------------------------------------------------------------
 
 
@@ -194,6 +227,12 @@ def servers(with_proxies: bool = True) -> Iterator[Servers]:
             "reference": stack.enter_context(
                 child(["-m", "bench.crowd", "--reference-server", "{port}"], {}, folder, "ref")
             ),
+            "memory": stack.enter_context(
+                child(
+                    serve, {**none, "STORE_BACKEND": "memory", "SQLITE_PATH": str(folder / "m.sqlite3")}, folder, "mem"
+                )
+            ),
+            "floor": stack.enter_context(child(["-m", "bench.crowd", "--floor-server", "{port}"], {}, folder, "floor")),
         }
         proxies: dict[str, int] = {}
         if with_proxies:
@@ -347,7 +386,7 @@ def measure(rounds: int = ROUNDS, seconds: float = SECONDS, crowd_requests: int 
         for clients in THROUGHPUT_CLIENTS:
             for label, (path, body) in REQUESTS.items():
                 samples: dict[str, list[float]] = {name: [] for name in running.ports}
-                for _ in range(rounds):  # by turns, so a busy moment of the machine hits all three
+                for _ in range(rounds):  # by turns, so a busy moment of the machine hits them all
                     for name, port in running.ports.items():
                         samples[name].append(throughput(port, clients, path, body, seconds))
                 row = {name: statistics.median(values) for name, values in samples.items()}
@@ -365,12 +404,14 @@ def render(result: dict[str, Any], rounds: int, seconds: float) -> str:
         HEADING,
         "",
         f"Produced by `python -m bench.crowd --append bench/results.md` (part of `make bench`) on {platform.machine()} "
-        f"with {os.cpu_count()} cores, Python {platform.python_version()}. Three servers, each its own process, "
-        "SQLite, auth off: **new** = `agent-datastore serve` of this tree (uvicorn on httptools + uvloop), "
-        "**old** = the same command "
+        f"with {os.cpu_count()} cores, Python {platform.python_version()}. Five servers, each its own process, "
+        "auth off: **new** = `agent-datastore serve` of this tree "
+        "(uvicorn on httptools + uvloop) on SQLite, **old** = the same command on SQLite "
         f"from commit {OLD_COMMIT[:7]} (stdlib `ThreadingHTTPServer`), **reference** = a minimal stdlib server "
-        "answering the same routes from a dict (`bench/crowd.py`). Clients: threads of one process, raw HTTP/1.1 "
-        "over loopback, the same for all.",
+        "answering the same routes from a dict (`bench/crowd.py`), **memory** = new on the in-memory store "
+        "(`STORE_BACKEND=memory`: no SQLite commit), **floor** = uvicorn on the same runtime "
+        "answering every request with one constant (what the HTTP server alone costs). Clients: threads of one "
+        "process, raw HTTP/1.1 over loopback, the same for all.",
         "",
         f"Crowd: {CROWD_CLIENTS} clients released at once, {result['crowd']['new']['requests'] // CROWD_CLIENTS} "
         "requests each, a new connection per request; errors = requests without a 200 answer. "
@@ -388,13 +429,14 @@ def render(result: dict[str, Any], rounds: int, seconds: float) -> str:
         f"Throughput: requests per second, each client on one kept-alive connection, {seconds:g} s per "
         f"measurement, the servers by turns, median of {rounds}. Targets: new >= 1.25x old and >= 0.9x reference.",
         "",
-        "| requests | new | old | reference | new / old | new / reference |",
-        "|---|---|---|---|---|---|",
+        "| requests | new | old | reference | new / old | new / reference | memory / reference | floor / reference |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, row in result["throughput"].items():
         lines.append(
             f"| {label} | {row['new']:.0f} | {row['old']:.0f} | {row['reference']:.0f} | "
-            f"{row['new'] / row['old']:.2f}x | {row['new'] / row['reference']:.2f}x |"
+            f"{row['new'] / row['old']:.2f}x | {row['new'] / row['reference']:.2f}x | "
+            f"{row['memory'] / row['reference']:.2f}x | {row['floor'] / row['reference']:.2f}x |"
         )
     return "\n".join(lines) + "\n"
 
@@ -404,9 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, help="write the section into this results file")
     parser.add_argument("--quick", action="store_true", help="smoke run: short, nothing written")
     parser.add_argument("--reference-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reference_server is not None:
         reference_main(args.reference_server)
+        return 0
+    if args.floor_server is not None:
+        floor_main(args.floor_server)
         return 0
     rounds, seconds, requests = (1, 0.3, 2) if args.quick else (ROUNDS, SECONDS, CROWD_REQUESTS)
     result = measure(rounds, seconds, requests)
