@@ -372,10 +372,25 @@ def throughput(port: int, clients: int, path: str, body: bytes, seconds: float =
 THROUGHPUT_CLIENTS = (1, 4)
 
 
+def rates(ports: dict[str, int], rounds: int, seconds: float) -> dict[str, dict[str, float]]:
+    """Requests per second of each server in `ports`, per request kind and number of clients."""
+    table: dict[str, dict[str, float]] = {}
+    for clients in THROUGHPUT_CLIENTS:
+        for label, (path, body) in REQUESTS.items():
+            samples: dict[str, list[float]] = {name: [] for name in ports}
+            for _ in range(rounds):  # by turns, so a busy moment of the machine hits them all
+                for name, port in ports.items():
+                    samples[name].append(throughput(port, clients, path, body, seconds))
+            row = {name: statistics.median(values) for name, values in samples.items()}
+            print(f"{clients} client(s), {label}: {row}", file=sys.stderr, flush=True)
+            table[f"{label}, {clients} client{'s' if clients > 1 else ''}"] = row
+    return table
+
+
 def measure(rounds: int = ROUNDS, seconds: float = SECONDS, crowd_requests: int = CROWD_REQUESTS) -> dict[str, Any]:
-    result: dict[str, Any] = {"crowd": {}, "proxy_crowd": {}, "throughput": {}}
+    result: dict[str, Any] = {"crowd": {}, "proxy_crowd": {}}
     with servers() as running:
-        for port in running.ports.values():
+        for port in [*running.ports.values(), *running.proxies.values()]:
             request_once(port, "POST", *REQUESTS["set"])  # the key exists for `get`
         for name, port in running.ports.items():
             print(f"crowd: {name} ...", file=sys.stderr, flush=True)
@@ -383,15 +398,8 @@ def measure(rounds: int = ROUNDS, seconds: float = SECONDS, crowd_requests: int 
         for name, port in running.proxies.items():
             print(f"crowd: proxy {name} ...", file=sys.stderr, flush=True)
             result["proxy_crowd"][name] = crowd(port, requests=crowd_requests)
-        for clients in THROUGHPUT_CLIENTS:
-            for label, (path, body) in REQUESTS.items():
-                samples: dict[str, list[float]] = {name: [] for name in running.ports}
-                for _ in range(rounds):  # by turns, so a busy moment of the machine hits them all
-                    for name, port in running.ports.items():
-                        samples[name].append(throughput(port, clients, path, body, seconds))
-                row = {name: statistics.median(values) for name, values in samples.items()}
-                print(f"{clients} client(s), {label}: {row}", file=sys.stderr, flush=True)
-                result["throughput"][f"{label}, {clients} client{'s' if clients > 1 else ''}"] = row
+        result["throughput"] = rates(running.ports, rounds, seconds)
+        result["proxy_throughput"] = rates(running.proxies, rounds, seconds)
     return result
 
 
@@ -438,6 +446,16 @@ def render(result: dict[str, Any], rounds: int, seconds: float) -> str:
             f"{row['new'] / row['old']:.2f}x | {row['new'] / row['reference']:.2f}x | "
             f"{row['memory'] / row['reference']:.2f}x | {row['floor'] / row['reference']:.2f}x |"
         )
+    lines += [
+        "",
+        "Through the sandbox proxy (new proxy, and the proxy of the old commit, each in front of the same new "
+        "server with token auth), the same clients and rounds:",
+        "",
+        "| requests | proxy: new | proxy: old | new / old |",
+        "|---|---|---|---|",
+    ]
+    for label, row in result["proxy_throughput"].items():
+        lines.append(f"| {label} | {row['new']:.0f} | {row['old']:.0f} | {row['new'] / row['old']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -133,11 +134,24 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
 
 
+# Tokens this process verified: token -> (kid, secret it was verified with, its expiry, identity).
+# A sandbox proxy sends the same token with every request until it re-mints it; checking the
+# signature again each time costs more than a one-key call on SQLite. An entry holds only while
+# its key is still configured with the same secret and the token has not expired (PyJWT's own
+# rule: valid while now < exp); anything else is verified anew. Bounded: the oldest goes first.
+VERIFIED_CACHE_SIZE = 1024
+_verified: dict[str, tuple[str, str, float, Identity]] = {}
+_verified_lock = threading.Lock()
+
+
 def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
     import jwt
 
     if not secrets:
         raise Unauthorized("capability tokens are not enabled on this server")
+    known = _verified.get(token)
+    if known is not None and secrets.get(known[0]) == known[1] and time.time() < known[2]:
+        return known[3]
     try:
         # Only HS256 is accepted: `alg: none` and every other algorithm fail in decode.
         kid = jwt.get_unverified_header(token).get("kid", DEFAULT_KID)
@@ -150,7 +164,12 @@ def verify_token(token: str, secrets: Mapping[str, str]) -> Identity:
     except jwt.PyJWTError:
         raise Unauthorized("token is not valid") from None
     check_times(claims)
-    return _identity_from_claims(claims)
+    identity = _identity_from_claims(claims)
+    with _verified_lock:
+        if len(_verified) >= VERIFIED_CACHE_SIZE:
+            del _verified[next(iter(_verified))]
+        _verified[token] = (kid, secret, float(claims["exp"]), identity)
+    return identity
 
 
 TIME_CLAIMS = ("exp", "iat", "nbf")

@@ -110,6 +110,8 @@ class SandboxProxy(JsonApp):
         self.upstream = config.upstream.rstrip("/")
         self._client = client
         self._client_lock = threading.Lock()
+        self._urls = {operation: httpx.URL(f"{self.upstream}/v1/{operation}") for operation in OPERATIONS}
+        self._cached_headers: tuple[str, httpx.Headers] | None = None
 
     @property
     def client(self) -> httpx.Client:
@@ -127,14 +129,26 @@ class SandboxProxy(JsonApp):
         if self._client is not None:
             self._client.close()
 
+    def _headers(self) -> httpx.Headers:
+        """The upstream request's headers, made again only when the credential's token changes
+        (httpx parses a URL and a header mapping anew for every request given as text)."""
+        token = self.config.credential.token()
+        cached = self._cached_headers
+        if cached is None or cached[0] != token:
+            headers = httpx.Headers(
+                {
+                    "authorization": f"Bearer {token}",
+                    "content-type": "application/json",
+                    "accept": "application/json",
+                    "user-agent": f"agent-datastore-proxy/{__version__}",
+                }
+            )
+            cached = self._cached_headers = (token, headers)
+        return cached[1]
+
     def forward(self, operation: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        headers = {
-            "authorization": f"Bearer {self.config.credential.token()}",
-            "content-type": "application/json",
-            "accept": "application/json",
-            "user-agent": f"agent-datastore-proxy/{__version__}",
-        }
-        url = f"{self.upstream}/v1/{operation}"
+        headers = self._headers()
+        url = self._urls[operation]
         attempt = 0
         while True:
             try:
