@@ -207,3 +207,23 @@ def test_expect_100_continue_goes_through_the_asgi_cycle(app: DataStoreApp) -> N
 
     tasks, answer = run(scenario())
     assert tasks == 1 and answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
+
+
+def test_a_failure_past_the_dispatch_is_a_contract_500_on_a_closed_connection(
+    app: DataStoreApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(exchange: Any, body: bytes) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app, "at_once", broken)
+
+    async def scenario() -> tuple[bytes, bool]:
+        connection = Connection(app, asyncio.get_running_loop())
+        written, tasks = connection.feed(post("/v1/get", {"namespace": "n", "key": "k"}))
+        assert tasks == 0
+        return written, connection.transport.closed
+
+    written, closed = run(scenario())
+    head, _, body = written.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 ") and b"connection: close" in head and closed
+    assert json.loads(body)["error"]["code"] == "internal"

@@ -11,6 +11,7 @@ size of a head, several or no `Host` headers: see `JsonApp.__call__` for the las
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from typing import TYPE_CHECKING, Any, cast
@@ -24,6 +25,8 @@ from agent_datastore.edges.http import error_response, new_request_id
 
 if TYPE_CHECKING:
     from agent_datastore.edges.local.httpbase import JsonApp
+
+logger = logging.getLogger("agent_datastore.edges.local")
 
 try:
     import httptools
@@ -326,7 +329,12 @@ if httptools is not None:
             """Answer the request `_quick` holds the body of, as the ASGI cycle would answer it
             (uvicorn's `RequestResponseCycle.send` writes the same bytes), or start that cycle."""
             body, self._quick = bytes(self._quick or b""), None
-            answer = self.owner.answer_at_once(cast("dict[str, Any]", self.scope), body)
+            try:
+                answer = self.owner.answer_at_once(cast("dict[str, Any]", self.scope), body)
+            except Exception:  # the dispatch answers its own failures; this is a bug past it
+                logger.exception("answering %s failed", self.url.decode("latin-1"))
+                send_error(self, errors.InternalError("internal error"))
+                return
             if answer is None:
                 self._start_cycle()
                 self.cycle.body += body
