@@ -7,6 +7,8 @@ import threading
 import uuid
 from typing import Any
 
+import pytest
+
 from agent_datastore.stores.dynamodb import codec
 from agent_datastore.stores.dynamodb import registry as dynamodb_registry
 from agent_datastore.stores.dynamodb.store import DynamoDBStore
@@ -145,6 +147,7 @@ def test_users_sums_the_shards(store, user_id):
     assert other in users and user_id not in users
 
 
+@pytest.mark.usefixtures("table")  # skips, as its neighbours do, without the DynamoDB test server
 def test_concurrent_increments_of_one_key_all_land(user_id):
     # 20 clients x 50 increments of one key: every one acknowledged, none lost. On a table of its own:
     # moto's transactions take longer the more the table holds (it copies it for its rollback).
