@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from uvicorn.server import ServerState
 
+from agent_datastore import __version__
 from agent_datastore.api.app import Api
 from agent_datastore.core.settings import Settings
 from agent_datastore.edges.local import httpbase
@@ -94,7 +95,11 @@ def app() -> DataStoreApp:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.new_event_loop().run_until_complete(coroutine)
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def test_a_one_key_call_is_answered_inside_data_received(app: DataStoreApp) -> None:
@@ -108,7 +113,7 @@ def test_a_one_key_call_is_answered_inside_data_received(app: DataStoreApp) -> N
         head = normal(written).split(b"\r\n\r\n")[0].split(b"\r\n")
         assert head[1:] == [
             b"date: D",
-            b"server: agent-datastore/" + __import__("agent_datastore").__version__.encode(),
+            b"server: agent-datastore/" + __version__.encode(),
             b"content-type: application/json; charset=utf-8",
             b"x-request-id: ID",
             b"content-length: 24",

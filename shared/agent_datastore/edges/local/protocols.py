@@ -166,8 +166,8 @@ def send_error(protocol: Any, error: errors.DataStoreError) -> None:
     """Answer `error` on `protocol`'s connection outside any request cycle, and close it."""
     response = error_response(error, new_request_id())
     body = response.encoded_body().encode("utf-8")
-    headers = [*protocol.server_state.default_headers, *encoded_headers(response.http_headers(), body, close=True)]
     if isinstance(protocol, H11Protocol):
+        headers = [*protocol.server_state.default_headers, *encoded_headers(response.http_headers(), body, close=True)]
         try:
             data = protocol.conn.send(h11.Response(status_code=response.status, headers=headers)) or b""
             data += protocol.conn.send(h11.Data(data=body)) or b""
@@ -176,9 +176,15 @@ def send_error(protocol: Any, error: errors.DataStoreError) -> None:
         except h11.LocalProtocolError:  # the answer to this request had begun: nothing more to say
             pass
     else:
-        head = [STATUS_LINE[response.status], *(name + b": " + value + b"\r\n" for name, value in headers)]
-        protocol.transport.write(b"".join(head) + b"\r\n" + body)
+        protocol.transport.write(raw_answer(protocol, response.status, response.http_headers(), body, close=True))
     protocol.transport.close()
+
+
+def raw_answer(protocol: Any, status: int, headers: dict[str, str], body: bytes, *, close: bool) -> bytes:
+    """An answer in the bytes uvicorn's httptools cycle writes: the status line, the server's
+    default headers, `headers`, Content-Length (and `Connection: close`), then the body."""
+    lines = [*protocol.server_state.default_headers, *encoded_headers(headers, body, close)]
+    return b"".join([STATUS_LINE[status], *(name + b": " + value + b"\r\n" for name, value in lines), b"\r\n", body])
 
 
 if httptools is not None:
@@ -342,13 +348,7 @@ if httptools is not None:
                 return
             status, data, headers = answer
             keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
-            content = [STATUS_LINE[status]]
-            for name, value in [*self.server_state.default_headers, *encoded_headers(headers, data, False)]:
-                content += [name, b": ", value, b"\r\n"]
-            if not keep_alive:
-                content.append(b"connection: close\r\n")
-            content += [b"\r\n", data]
-            self.transport.write(b"".join(content))
+            self.transport.write(raw_answer(self, status, headers, data, close=not keep_alive))
             if not keep_alive:
                 self.transport.close()
             self.on_response_complete()
