@@ -80,7 +80,11 @@ def translated() -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        raise BackendUnavailable(f"SQLite is unavailable: {exc}") from exc
+        raise unavailable(exc) from exc
+
+
+def unavailable(exc: sqlite3.OperationalError) -> BackendUnavailable:
+    return BackendUnavailable(f"SQLite is unavailable: {exc}")
 
 
 class SQLiteDatabase:
@@ -113,7 +117,7 @@ class SQLiteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception."""
-        with translated():
+        try:
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -123,6 +127,8 @@ class SQLiteDatabase:
                 raise
             else:
                 conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -154,7 +160,7 @@ def record_of(scope: Scope, row: tuple[Any, ...]) -> Record:
         namespace=scope.namespace,
         key=row[0].decode("utf-8"),
         value_json=row[1],
-        metadata=json.loads(row[2]),
+        metadata={} if row[2] == "{}" else json.loads(row[2]),
         created_by_agent=row[3],
         last_accessed_by_agent=row[4],
         access_count=row[5],

@@ -34,10 +34,29 @@ from agent_datastore.stores.sqlite.database import (
     prefix_bounds,
     record_of,
     translated,
+    unavailable,
     utf8,
 )
 
 CLEAR_BATCH = 500
+
+
+def _read_sql(count: bool, refresh: bool) -> str:
+    """The statement of a read: a SELECT, or one UPDATE ... RETURNING that counts the read (and
+    refreshes the expiry) so that the count, the refresh and the record returned are one atomic
+    step. Its parameters: `now` if it refreshes, the reader if it counts, then PK's and LIVE's."""
+    changes = []
+    if refresh:
+        # records.apply_read's rule: a record without a kept TTL keeps its expiry.
+        changes.append("expires_at = CASE WHEN ttl_seconds IS NULL THEN expires_at ELSE ? + ttl_seconds * 1000 END")
+    if count:
+        changes.append("access_count = access_count + 1, last_accessed_by_agent = ?")
+    if not changes:
+        return f"SELECT {COLUMNS} FROM records WHERE {PK} AND {LIVE}"
+    return f"UPDATE records SET {', '.join(changes)} WHERE {PK} AND {LIVE} RETURNING {COLUMNS}"
+
+
+READ_SQL = {(count, refresh): _read_sql(count, refresh) for count in (False, True) for refresh in (False, True)}
 
 
 class SQLiteStore(Store):
@@ -131,29 +150,20 @@ class SQLiteStore(Store):
     def _read(
         self, conn: sqlite3.Connection, scope: Scope, key: str, reader: str | None, now: int, refresh: bool = False
     ) -> Record | None:
-        params = (utf8(scope.user_id), utf8(scope.namespace), utf8(key), now)
-        changes: list[str] = []
-        values: list[Any] = []
+        params: tuple[Any, ...] = (utf8(scope.user_id), utf8(scope.namespace), utf8(key), now)
+        sql = READ_SQL[reader is not None, refresh]
         if reader is not None:
-            changes.append("access_count = access_count + 1, last_accessed_by_agent = ?")
-            values.append(reader)
+            params = (reader, *params)
         if refresh:
-            # records.apply_read's rule: a record without a kept TTL keeps its expiry.
-            changes.append("expires_at = CASE WHEN ttl_seconds IS NULL THEN expires_at ELSE ? + ttl_seconds * 1000 END")
-            values.append(now)
-        if not changes:
-            row = conn.execute(f"SELECT {COLUMNS} FROM records WHERE {PK} AND {LIVE}", params).fetchone()
-        else:
-            # One statement: the count, the refresh and the returned record are one atomic step.
-            row = conn.execute(
-                f"UPDATE records SET {', '.join(changes)} WHERE {PK} AND {LIVE} RETURNING {COLUMNS}",
-                (*values, *params),
-            ).fetchone()
+            params = (now, *params)
+        row = conn.execute(sql, params).fetchone()
         return None if row is None else record_of(scope, row)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
-        with translated():
+        try:
             return self._read(self.database.connection(), scope, key, reader, now, refresh_ttl)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     def get_many(
         self,
