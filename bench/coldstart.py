@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sections import replace_section
+from tests.support.lambda_env import lambda_service_env
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Cold start: entry points vs the bare cloud SDK"
@@ -109,31 +110,16 @@ def aws_functions(refs: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def lambda_env(name: str, function: dict[str, Any], sampled: bool) -> dict[str, str]:
-    """What a deployed function's process sees: its variables and what the Lambda service sets."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-        "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "LAMBDA_TASK_ROOT": str(function["folder"]),
-        "_HANDLER": f"{function['module']}.handler",
-        "_X_AMZN_TRACE_ID": f"Root=1-6750a1b2-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled={int(sampled)}",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-        **function["env"],
-    }
+    """What a deployed function's process sees: what the Lambda service sets and its variables."""
+    service = lambda_service_env(
+        name,
+        task_root=str(function["folder"]),
+        handler=f"{function['module']}.handler",
+        memory=512,
+        endpoint=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1"),
+        sampled=sampled,
+    )
+    return {**service, **function["env"]}
 
 
 def run_once(command: list[str], env: dict[str, str]) -> dict[str, float]:

@@ -28,6 +28,7 @@ from tests.aws.test_authorizer import AUDIENCE, SECRET, Keys, capability, reques
 from tests.aws.test_handlers import BAD, EVENTS, ORDER, event
 from tests.aws.test_ttl_stream import event as stream_event
 from tests.aws.test_ttl_stream import record_key, registry_entry, ttl_delete
+from tests.support.lambda_env import lambda_service_env
 
 from .cfn import ROOT, resolved, template
 from .samples import check_sample_results
@@ -84,32 +85,14 @@ def lambda_env(name: str, function: dict[str, Any], doc: dict[str, Any], build: 
         **doc["Globals"]["Function"]["Environment"]["Variables"],
         **function["Properties"].get("Environment", {}).get("Variables", {}),
     }
-    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory(function, doc)),
-        "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "LAMBDA_TASK_ROOT": str(build["build"] / name),
-        "LAMBDA_RUNTIME_DIR": str(build["runtime"]),
-        "_HANDLER": function["Properties"]["Handler"],
-        # Active tracing: the X-Ray SDK runs as in Lambda; not sampled, so it sends nothing.
-        "_X_AMZN_TRACE_ID": "Root=1-6750a1b2-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-        **variables,
-    }
+    service = lambda_service_env(
+        name,
+        task_root=str(build["build"] / name),
+        handler=function["Properties"]["Handler"],
+        memory=memory(function, doc),
+        endpoint=os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
+    )
+    return {**service, "LAMBDA_RUNTIME_DIR": str(build["runtime"]), **variables}
 
 
 def memory(function: dict[str, Any], doc: dict[str, Any]) -> int:
