@@ -135,6 +135,21 @@ def test_nothing_but_the_operation_reaches_the_upstream() -> None:
         assert upstream.requests[1]["path"] == "/v1/get"
 
 
+def test_the_upstream_is_reached_through_the_environments_http_proxy() -> None:
+    """The proxy calls its client's transport directly (not `Client.post`); the transport is the one
+    the client picks for the URL, so HTTP_PROXY and NO_PROXY hold as they did."""
+    with stub_upstream(Answer(200, {"found": False})) as egress:
+        env = {"HTTP_PROXY": egress.url, "http_proxy": egress.url, "NO_PROXY": "", "no_proxy": ""}
+        with running_proxy("http://datastore.invalid", "--token", "T0K", env=env) as proxy:
+            response = post(proxy, "get", {"key": "k"})
+        assert response.status_code == 200 and response.json() == {"found": False}
+        request = egress.requests[0]
+        assert request["path"] == "http://datastore.invalid/v1/get"  # absolute form: a proxy's request
+        assert request["headers"]["host"] == "datastore.invalid"
+        assert request["headers"]["authorization"] == "Bearer T0K"
+        assert request["headers"]["accept-encoding"]  # the client's own headers, as `Client.post` sent them
+
+
 def test_upstream_answers_come_back_unchanged() -> None:
     throttled = Answer(
         429, b'{"error":{"code":"throttled","message":"slow down","request_id":"r1"}}', {"retry-after": "7"}

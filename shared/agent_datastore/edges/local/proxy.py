@@ -110,11 +110,14 @@ class SandboxProxy(JsonApp):
         self.upstream = config.upstream.rstrip("/")
         self._client = client
         self._client_lock = threading.Lock()
-        self._urls = {operation: httpx.URL(f"{self.upstream}/v1/{operation}") for operation in OPERATIONS}
+        self._routes: dict[str, tuple[httpx.URL, httpx.BaseTransport]] = {}
+        self._timeout = {"timeout": httpx.Timeout(config.timeout, connect=config.connect_timeout).as_dict()}
         self._cached_headers: tuple[str, httpx.Headers] | None = None
 
     @property
     def client(self) -> httpx.Client:
+        """The httpx client: its settings (environment proxies and certificates included) and the
+        transport (connection pool) it picks for each operation's URL, which `forward` calls."""
         with self._client_lock:
             if self._client is None:
                 self._client = httpx.Client(
@@ -122,6 +125,13 @@ class SandboxProxy(JsonApp):
                     limits=httpx.Limits(max_connections=self.threads, max_keepalive_connections=None),
                     follow_redirects=False,
                 )
+            if not self._routes:
+                client, routes = self._client, {}
+                for operation in OPERATIONS:
+                    url = httpx.URL(f"{self.upstream}/v1/{operation}")
+                    # The transport `Client.send` picks for it (a proxy's where HTTPS_PROXY etc. say so).
+                    routes[operation] = url, client._transport_for_url(url)
+                self._routes = routes  # whole, at once: `forward` reads it without the lock
             return self._client
 
     def close(self) -> None:
@@ -135,7 +145,8 @@ class SandboxProxy(JsonApp):
         token = self.config.credential.token()
         cached = self._cached_headers
         if cached is None or cached[0] != token:
-            headers = httpx.Headers(
+            headers = self.client.headers.copy()  # as `Client.send` merges them: Accept-Encoding, ...
+            headers.update(
                 {
                     "authorization": f"Bearer {token}",
                     "content-type": "application/json",
@@ -147,12 +158,12 @@ class SandboxProxy(JsonApp):
         return cached[1]
 
     def forward(self, operation: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        headers = self._headers()
-        url = self._urls[operation]
+        headers = self._headers()  # makes the client, and its routes, on first use
+        url, transport = self._routes[operation]
         attempt = 0
         while True:
             try:
-                response = self.client.post(url, content=body, headers=headers)
+                response = self._send(transport, url, body, headers)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 attempt += 1
@@ -169,6 +180,20 @@ class SandboxProxy(JsonApp):
                 )
         passed = {name: response.headers[name] for name in PASSED_BACK if name in response.headers}
         return response.status_code, response.content, passed
+
+    def _send(
+        self, transport: httpx.BaseTransport, url: httpx.URL, body: bytes, headers: httpx.Headers
+    ) -> httpx.Response:
+        """`Client.post` without what the proxy has no use for (auth flows, redirects, a cookie
+        jar, event hooks), which cost more CPU than the call itself: the request goes straight to
+        the client's transport, with the client's timeouts, and the whole answer is read."""
+        request = httpx.Request("POST", url, content=body, headers=headers, extensions=self._timeout)
+        response = transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def protocol_error(self, detail: str) -> errors.DataStoreError | None:
         return errors.Forbidden(FOREIGN_HOST) if "multiple Host" in detail else None
