@@ -8,7 +8,8 @@ writer got there first, back off and start again, a bounded number of times.
 `OptimisticStore` holds those steps for `put`, `increment`, `delete` and
 `restore` (the shape of Powertools' `BasePersistenceLayer`: the algorithm
 here, the storage calls in the backend). DynamoDB and CouchDB fill it in.
-Writes of one process to one record first queue on a striped lock, so that
+Writes of one process to one record first queue on a striped lock (first come, first
+served: `fairlock.FairLock`), so that
 the race is only run between processes (separate function instances): threads
 of one server incrementing one key would otherwise spend the backend's
 capacity on attempts that lose to each other (20 threads x 50 increments of
@@ -22,7 +23,6 @@ transaction, whose commit is the guard and whose retries are its own.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 import zlib
 from abc import abstractmethod
@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 from agent_datastore.core.errors import BackendUnavailable
 from agent_datastore.core.records import Record, Scope, Write, apply_write, check_version, increment_write
 from agent_datastore.stores.base import Store
+from agent_datastore.stores.fairlock import FairLock
 from agent_datastore.stores.retry import backoff
 
 S = TypeVar("S")
@@ -108,7 +109,7 @@ class OptimisticStore(Store, Generic[S]):
 
     def __init__(self) -> None:
         # This store's own locks: separate stores (as separate processes are) still race.
-        self._stripes = [threading.RLock() for _ in range(STRIPES)]
+        self._stripes = [FairLock() for _ in range(STRIPES)]
 
     @abstractmethod
     def read_stored(self, scope: Scope, key: str, *, with_value: bool) -> S | None:

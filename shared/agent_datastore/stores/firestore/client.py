@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from agent_datastore.core.errors import BackendUnavailable, DataStoreError, Throttled
+from agent_datastore.stores.fairlock import FairLock
 from agent_datastore.stores.retry import backoff
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ class FirestoreClient:
         self.contention_seconds = contention_seconds
         self._client = client
         self._lock = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(STRIPES)]
+        self._stripes = [FairLock() for _ in range(STRIPES)]
 
     @property
     def raw(self) -> Any:
