@@ -76,6 +76,18 @@ def test_trusted_direct_invocation(functions_app, user_id):
     assert bad.get_json()["statusCode"] == 400 and bad.get_json()["body"]["error"]["code"] == "invalid_key"
 
 
+def test_a_trusted_direct_invocation_over_6_mib_is_payload_too_large(functions_app, user_id):
+    headers = {"Authorization": f"Bearer {google_id_token('indexer@proj.iam.gserviceaccount.com')}"}
+    identity = {"userId": user_id, "agentName": "indexer"}
+    items = {f"k{i}": "x" * (1024 * 1024 - 64) for i in range(7)}  # each value within 1 MiB, 7 MiB in all
+    response = functions_app("set_many").post("/", json={"identity": identity, "items": items}, headers=headers)
+    answer = response.get_json()
+    assert response.status_code == 200 and answer["statusCode"] == 413
+    assert answer["body"]["error"]["code"] == "payload_too_large"
+    got = functions_app("get").post("/", json={"identity": identity, "key": "k0"}, headers=headers)
+    assert got.get_json() == {"statusCode": 200, "body": {"found": False}}  # nothing was written
+
+
 @pytest.mark.parametrize(
     "headers",
     [

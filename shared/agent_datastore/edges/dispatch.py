@@ -76,9 +76,11 @@ def answer_direct(api: Api, event: Any, operation: str | None, request_id: str, 
     return _call(api, operation, body, lambda: auth.direct_identity(event.get("identity")), request_id, deadline)
 
 
-def _too_large(body: bytes) -> bool:
-    """The contract's limit is in bytes (API.md section 3), on every transport."""
-    return len(body) > MAX_BODY_BYTES
+def check_size(body: bytes) -> None:
+    """The contract's limit is in bytes (API.md section 3), on every transport (a direct
+    invocation through a Lambda Invoke is held to 6 MB by Lambda itself)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
 
 
 def _call(
@@ -94,8 +96,7 @@ def _call(
         identity = identify()
         payload: Any = body
         if isinstance(body, bytes):
-            if _too_large(body):
-                raise errors.PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
+            check_size(body)
             payload = jsonutil.loads(body)
         request = parse_request(operation, payload)
         result = api.service.execute(operation, request, identity, deadline)

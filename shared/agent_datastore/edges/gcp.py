@@ -229,6 +229,7 @@ def _answer(
 def _direct(api: Api, operation: str | None, body: bytes, rid: str) -> tuple[str, int, dict[str, str]]:
     """A direct invocation, answered as a Lambda Invoke is: always 200, the outcome inside."""
     try:
+        dispatch.check_size(body)  # as every transport's
         event = jsonutil.loads(body)
     except errors.DataStoreError as exc:
         response = error_response(exc, rid)
