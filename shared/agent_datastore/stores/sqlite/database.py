@@ -74,17 +74,23 @@ def prefix_bounds(prefix: str) -> tuple[bytes, bytes | None]:
     return low, bytes(high)
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    """A locked or unavailable database file is a 503 the caller may retry, not a 500."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        raise unavailable(exc) from exc
+class _Translated:
+    """A locked or unavailable database file is a 503 the caller may retry, not a 500. A plain
+    context manager, not a generator: it wraps every read, and costs a fraction of one."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise BackendUnavailable(f"SQLite is unavailable: {exc}") from exc
 
 
-def unavailable(exc: sqlite3.OperationalError) -> BackendUnavailable:
-    return BackendUnavailable(f"SQLite is unavailable: {exc}")
+_TRANSLATED = _Translated()
+
+
+def translated() -> _Translated:
+    return _TRANSLATED
 
 
 class SQLiteDatabase:
@@ -117,7 +123,7 @@ class SQLiteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception."""
-        try:
+        with translated():
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -127,8 +133,6 @@ class SQLiteDatabase:
                 raise
             else:
                 conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            raise unavailable(exc) from exc
 
     def close(self) -> None:
         with self._lock:

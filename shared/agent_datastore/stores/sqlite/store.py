@@ -34,7 +34,6 @@ from agent_datastore.stores.sqlite.database import (
     prefix_bounds,
     record_of,
     translated,
-    unavailable,
     utf8,
 )
 
@@ -160,10 +159,8 @@ class SQLiteStore(Store):
         return None if row is None else record_of(scope, row)
 
     def get(self, scope: Scope, key: str, *, reader: str | None, now: int, refresh_ttl: bool = False) -> Record | None:
-        try:
+        with translated():
             return self._read(self.database.connection(), scope, key, reader, now, refresh_ttl)
-        except sqlite3.OperationalError as exc:
-            raise unavailable(exc) from exc
 
     def get_many(
         self,
