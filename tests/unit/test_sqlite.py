@@ -27,6 +27,8 @@ def test_a_locked_database_is_a_retryable_503(tmp_path):
     try:
         with pytest.raises(errors.BackendUnavailable):
             store.put(Scope("u", "n"), "k", Write("1", "a"), 1)
+        with pytest.raises(errors.BackendUnavailable, match="SQLite is unavailable"):
+            store.get(Scope("u", "n"), "k", reader="a", now=1)  # a tracked read writes its count
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
