@@ -4,8 +4,9 @@ The stores' striped locks queue a process's writes of one record (stores/writelo
 Firestore client's transactions). `threading.Lock` and `RLock` are not fair: a thread that
 releases one and asks again at once usually gets it back before the threads already waiting
 are woken, so under a hot key some writes wait many turns (20 threads x 50 increments of one
-key through one store: p99 2.0 s, max 3.0 s, for a median of 0.62 s; bench/results.md). Here
-the releasing thread hands the lock to the longest waiter.
+key through one store: p99 1.9-2.1 s for a median of 0.63-0.68 s with an RLock, 0.85-1.04 s
+for 0.68-0.73 s with this lock; docs/scale.md). Here the releasing thread hands the lock to
+the longest waiter.
 """
 
 from __future__ import annotations

@@ -134,6 +134,10 @@ class SandboxProxy(JsonApp):
                 self._routes = routes  # whole, at once: `forward` reads it without the lock
             return self._client
 
+    def _routes_made(self) -> dict[str, tuple[httpx.URL, httpx.BaseTransport]]:
+        self.client  # noqa: B018 - makes the routes with the client
+        return self._routes
+
     def close(self) -> None:
         super().close()
         if self._client is not None:
@@ -158,8 +162,8 @@ class SandboxProxy(JsonApp):
         return cached[1]
 
     def forward(self, operation: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        headers = self._headers()  # makes the client, and its routes, on first use
-        url, transport = self._routes[operation]
+        headers = self._headers()
+        url, transport = (self._routes or self._routes_made())[operation]
         attempt = 0
         while True:
             try:
